@@ -1,0 +1,229 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pullcache/pullcache/internal/cache"
+	"github.com/pullcache/pullcache/internal/config"
+	"github.com/pullcache/pullcache/internal/secret"
+	"github.com/pullcache/pullcache/internal/server"
+	"github.com/pullcache/pullcache/internal/storage/fs"
+	"github.com/pullcache/pullcache/internal/upstream"
+)
+
+// shutdownTimeout is how long in-flight requests get to finish on SIGTERM.
+const shutdownTimeout = 30 * time.Second
+
+type serveFlags struct {
+	config      string
+	listen      string
+	adminListen string
+	data        string
+	logFormat   string
+}
+
+func newServeCommand() *cobra.Command {
+	var flags serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the registry mirror",
+		Long: `Run the registry mirror.
+
+With no flags and no configuration file it listens on 127.0.0.1:5000, stores
+under ./pullcache-data and mirrors Docker Hub anonymously. Flags override the
+file.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), flags)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&flags.config, "config", "", "configuration file (YAML); without it the defaults apply")
+	f.StringVar(&flags.listen, "listen", "", "registry listen address, host:port (default 127.0.0.1:5000)")
+	f.StringVar(&flags.adminListen, "admin-listen", "", "admin listen address for health checks, host:port (default 127.0.0.1:9090)")
+	f.StringVar(&flags.data, "data", "", "data directory of the filesystem store (default ./pullcache-data)")
+	f.StringVar(&flags.logFormat, "log-format", "", "log format: text or json (default text)")
+	return cmd
+}
+
+func loadServeConfig(flags serveFlags) (config.Config, error) {
+	cfg := config.Default()
+	if flags.config != "" {
+		loaded, err := config.Load(flags.config)
+		if err != nil {
+			return config.Config{}, err
+		}
+		cfg = loaded
+	}
+
+	if flags.listen != "" {
+		cfg.Listen = flags.listen
+	}
+	if flags.adminListen != "" {
+		cfg.AdminListen = flags.adminListen
+	}
+	if flags.data != "" {
+		cfg.Storage.Filesystem = &config.Filesystem{Root: flags.data}
+	}
+	if flags.logFormat != "" {
+		cfg.LogFormat = flags.logFormat
+	}
+	if err := cfg.Validate(); err != nil {
+		return config.Config{}, err
+	}
+	return cfg, nil
+}
+
+func newLogger(format string) *slog.Logger {
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+}
+
+func runServe(ctx context.Context, flags serveFlags) error {
+	cfg, err := loadServeConfig(flags)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogFormat)
+
+	store, err := fs.New(cfg.Storage.Filesystem.Root, log)
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	unlock, err := store.Lock()
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer unlock()
+
+	remotes, routes, err := buildUpstreams(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	c, err := cache.New(cache.Options{
+		Store:                 store,
+		SpoolDir:              filepath.Join(store.Root(), ".tmp"),
+		Remotes:               remotes,
+		UpstreamAuthoritative: cfg.Cache.UpstreamAuthoritative,
+		MaxManifestSize:       int64(cfg.Limits.MaxManifestSize),
+		MaxUpstreamFetches:    cfg.Limits.MaxUpstreamFetches,
+		FetchQueueWait:        cfg.Limits.FetchQueueWait,
+		Logger:                log,
+	})
+	if err != nil {
+		return err
+	}
+	handler := server.New(server.Options{Cache: c, Upstreams: routes, Logger: log})
+
+	listener, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s (listen): %w", cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
+		IdleTimeout:       cfg.Limits.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(listener) }()
+	log.Info("pullcache started", slog.String("version", currentVersion()), slog.String("listen", listener.Addr().String()),
+		slog.String("data", cfg.Storage.Filesystem.Root), slog.Any("upstreams", upstreamSummary(cfg)),
+		slog.Duration("tag_ttl", cfg.Cache.TagTTL))
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve on %s: %w", cfg.Listen, err)
+	case <-ctx.Done():
+	}
+
+	log.Info("pullcache stopping", slog.Duration("grace", shutdownTimeout))
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shut down: %w", err)
+	}
+	log.Info("pullcache stopped")
+	return nil
+}
+
+// upstreamSummary lists each upstream's name and URL for the start-up log.
+// Credentials are not part of it.
+func upstreamSummary(cfg config.Config) []string {
+	var out []string
+	for _, u := range cfg.Upstreams {
+		entry := u.Name + "=" + u.URL
+		if u.Username != "" {
+			entry += " (authenticated)"
+		}
+		out = append(out, entry)
+	}
+	return out
+}
+
+// buildUpstreams creates a client per configured upstream. Credential
+// references are resolved once here, so a broken reference stops start-up
+// with a message naming the upstream, and again whenever a token is needed,
+// so a rotated file takes effect without a restart.
+func buildUpstreams(ctx context.Context, cfg config.Config, log *slog.Logger) (map[string]cache.Remote, []server.Upstream, error) {
+	resolver := &secret.Resolver{}
+	remotes := make(map[string]cache.Remote, len(cfg.Upstreams))
+	var routes []server.Upstream
+
+	for i, u := range cfg.Upstreams {
+		credentials := credentialsFunc(resolver, u)
+		if _, _, err := credentials(ctx); err != nil {
+			return nil, nil, fmt.Errorf("upstreams[%d] (%s): %w", i, u.Name, err)
+		}
+		client, err := upstream.New(upstream.Options{
+			Name:            u.Name,
+			URL:             u.URL,
+			Credentials:     credentials,
+			ConnectTimeout:  u.Timeouts.Connect,
+			IdleReadTimeout: u.Timeouts.IdleRead,
+			MaxManifestSize: int64(cfg.Limits.MaxManifestSize),
+			Logger:          log.With(slog.String("upstream", u.Name)),
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("upstreams[%d] (%s): %w", i, u.Name, err)
+		}
+		remotes[u.Name] = cache.Remote{Client: client, TagTTL: cfg.TagTTLFor(u), QuotaReserve: u.QuotaReserve}
+		routes = append(routes, server.Upstream{Name: u.Name, Default: u.Default, DockerHub: u.IsDockerHub()})
+	}
+	return remotes, routes, nil
+}
+
+func credentialsFunc(resolver *secret.Resolver, u config.Upstream) func(context.Context) (string, string, error) {
+	return func(ctx context.Context) (string, string, error) {
+		if u.Username == "" && u.Password == "" {
+			return "", "", nil
+		}
+		username, err := resolver.Resolve(ctx, u.Username)
+		if err != nil {
+			return "", "", fmt.Errorf("username: %w", err)
+		}
+		password, err := resolver.Resolve(ctx, u.Password)
+		if err != nil {
+			return "", "", fmt.Errorf("password: %w", err)
+		}
+		return username, password, nil
+	}
+}

@@ -1,0 +1,165 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/opencontainers/go-digest"
+
+	"github.com/pullcache/pullcache/internal/storage"
+)
+
+// Blob is a blob ready to be read: from the store, or from a fetch in
+// progress. Close releases it.
+type Blob struct {
+	Digest digest.Digest
+	// Size is the blob's length, or -1 when upstream sent no Content-Length.
+	Size   int64
+	Status Status
+
+	open  func(ctx context.Context, offset int64) (io.ReadCloser, error)
+	close func()
+}
+
+// Open returns a reader from offset to the end of the blob. A reader of a
+// fetch in progress waits for bytes as they arrive and fails if the fetch
+// fails or the digest does not verify.
+func (b *Blob) Open(ctx context.Context, offset int64) (io.ReadCloser, error) {
+	return b.open(ctx, offset)
+}
+
+// Close releases the blob; readers already opened must be closed first.
+func (b *Blob) Close() {
+	if b.close != nil {
+		b.close()
+		b.close = nil
+	}
+}
+
+// GetBlob returns the blob from the store, or starts (or joins) its fetch
+// from upstream and returns once upstream has answered.
+func (c *Cache) GetBlob(ctx context.Context, upstreamName, repo string, d digest.Digest) (*Blob, error) {
+	remote, err := c.remote(upstreamName)
+	if err != nil {
+		return nil, err
+	}
+
+	if blob, err := c.storedBlob(ctx, d); blob != nil || err != nil {
+		return blob, err
+	}
+
+	f, err := c.joinBlobFetch(ctx, remote, repo, d)
+	if err != nil {
+		return nil, err
+	}
+	if f == nil {
+		// Committed between the first look and the join.
+		return c.storedBlob(ctx, d)
+	}
+
+	select {
+	case <-f.ready:
+	case <-ctx.Done():
+		f.unref()
+		return nil, ctx.Err()
+	}
+
+	f.mu.Lock()
+	size, fetchErr := f.size, f.err
+	f.mu.Unlock()
+	if fetchErr != nil {
+		f.unref()
+		return nil, fetchErr
+	}
+
+	return &Blob{
+		Digest: d,
+		Size:   size,
+		Status: StatusMiss,
+		open: func(ctx context.Context, offset int64) (io.ReadCloser, error) {
+			return &fetchReader{ctx: ctx, fetch: f, offset: offset}, nil
+		},
+		close: f.unref,
+	}, nil
+}
+
+// storedBlob returns the stored blob, or nil and no error when it is not
+// stored. Any other store error is returned: it must not pass for a miss.
+func (c *Cache) storedBlob(ctx context.Context, d digest.Digest) (*Blob, error) {
+	info, err := c.store.Stat(ctx, blobKey(d))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stat stored blob %s: %w", d, err)
+	}
+	return &Blob{
+		Digest: d,
+		Size:   info.Size,
+		Status: StatusHit,
+		open: func(ctx context.Context, offset int64) (io.ReadCloser, error) {
+			r, _, err := c.store.Open(ctx, blobKey(d), offset)
+			return r, err
+		},
+	}, nil
+}
+
+// joinBlobFetch returns the fetch in progress for d, starting one if there
+// is none, with a reference held for the caller. It returns nil when the
+// blob was committed to the store in the meantime.
+func (c *Cache) joinBlobFetch(ctx context.Context, remote Remote, repo string, d digest.Digest) (*blobFetch, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+
+	if f, ok := c.blobs[d]; ok {
+		f.ref()
+		return f, nil
+	}
+	if _, err := c.store.Stat(ctx, blobKey(d)); err == nil {
+		return nil, nil
+	}
+
+	f, err := c.newBlobFetch(d)
+	if err != nil {
+		return nil, err
+	}
+	c.blobs[d] = f
+	f.ref()
+	go c.runBlobFetch(remote, repo, f)
+	return f, nil
+}
+
+// HeadBlob returns a blob's size without fetching it: from the store, from
+// a fetch in progress, or from an upstream HEAD (nothing is stored).
+func (c *Cache) HeadBlob(ctx context.Context, upstreamName, repo string, d digest.Digest) (int64, Status, error) {
+	remote, err := c.remote(upstreamName)
+	if err != nil {
+		return 0, "", err
+	}
+
+	blob, err := c.storedBlob(ctx, d)
+	if err != nil {
+		return 0, "", err
+	}
+	if blob != nil {
+		return blob.Size, StatusHit, nil
+	}
+
+	c.mu.Lock()
+	f := c.blobs[d]
+	c.mu.Unlock()
+	if f != nil {
+		if size, ok := f.knownSize(); ok {
+			return size, StatusMiss, nil
+		}
+	}
+
+	desc, err := remote.Client.HeadBlob(ctx, repo, d)
+	c.recordUpstreamResult(upstreamName, err)
+	if err != nil {
+		return 0, "", c.mapNotFound(err, ErrBlobUnknown)
+	}
+	return desc.Size, StatusMiss, nil
+}

@@ -1,0 +1,273 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// blobFetch is one upstream transfer of a blob. Its bytes go to an
+// unlinked spool file, from which every client that asked for the blob
+// reads as they arrive, and at the same time to a store writer that is
+// committed only when the digest verifies.
+type blobFetch struct {
+	digest digest.Digest
+	spool  *os.File
+	// ready is closed once the upstream answered: size is known, or err is set.
+	ready chan struct{}
+
+	mu      sync.Mutex
+	changed chan struct{} // closed and replaced each time written or done changes
+	size    int64         // from Content-Length; -1 when upstream sent none
+	written int64
+	done    bool  // all bytes arrived and were verified
+	err     error // set when the fetch failed; readers return it
+	refs    int   // the fetch goroutine and each open Blob
+}
+
+// blobChunk is the read size of a fetch: large enough for few system
+// calls, small enough that memory stays flat whatever the blob size.
+const blobChunk = 256 << 10
+
+func (c *Cache) newBlobFetch(d digest.Digest) (*blobFetch, error) {
+	spool, err := os.CreateTemp(c.spoolDir, "spool-*")
+	if err != nil {
+		return nil, fmt.Errorf("create spool file for %s: %w", d, err)
+	}
+	// Unlinked at once: the open descriptors keep the bytes, and a crash
+	// leaves nothing behind.
+	if err := os.Remove(spool.Name()); err != nil {
+		spool.Close()
+		return nil, fmt.Errorf("unlink spool file for %s: %w", d, err)
+	}
+	return &blobFetch{
+		digest:  d,
+		spool:   spool,
+		ready:   make(chan struct{}),
+		changed: make(chan struct{}),
+		size:    -1,
+		refs:    1,
+	}, nil
+}
+
+// notifyLocked wakes every reader waiting for bytes. f.mu must be held.
+func (f *blobFetch) notifyLocked() {
+	close(f.changed)
+	f.changed = make(chan struct{})
+}
+
+func (f *blobFetch) setSize(size int64) {
+	f.mu.Lock()
+	f.size = size
+	f.mu.Unlock()
+	close(f.ready)
+}
+
+func (f *blobFetch) advance(n int64) {
+	f.mu.Lock()
+	f.written += n
+	f.notifyLocked()
+	f.mu.Unlock()
+}
+
+// finish ends the fetch. A nil err means the bytes verified.
+func (f *blobFetch) finish(err error) {
+	f.mu.Lock()
+	if err != nil {
+		f.err = err
+	} else {
+		f.done = true
+	}
+	f.notifyLocked()
+	f.mu.Unlock()
+
+	select {
+	case <-f.ready:
+	default:
+		close(f.ready)
+	}
+}
+
+func (f *blobFetch) ref() {
+	f.mu.Lock()
+	f.refs++
+	f.mu.Unlock()
+}
+
+func (f *blobFetch) unref() {
+	f.mu.Lock()
+	f.refs--
+	last := f.refs == 0
+	f.mu.Unlock()
+	if last {
+		f.spool.Close()
+	}
+}
+
+// knownSize returns the size once the upstream has answered.
+func (f *blobFetch) knownSize() (int64, bool) {
+	select {
+	case <-f.ready:
+	default:
+		return 0, false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil || f.size < 0 {
+		return 0, false
+	}
+	return f.size, true
+}
+
+// fetchReader reads a fetch's bytes from offset as they arrive. It holds
+// back the last byte until the digest verified, so that a client never
+// receives a complete-looking body of wrong bytes: on a mismatch its
+// transfer fails short.
+type fetchReader struct {
+	ctx    context.Context
+	fetch  *blobFetch
+	offset int64
+}
+
+func (r *fetchReader) Read(p []byte) (int, error) {
+	f := r.fetch
+	for {
+		f.mu.Lock()
+		if f.err != nil {
+			err := f.err
+			f.mu.Unlock()
+			return 0, err
+		}
+		available := f.written
+		if !f.done {
+			available--
+		}
+		if r.offset < available {
+			n := min(int64(len(p)), available-r.offset)
+			f.mu.Unlock()
+			read, err := f.spool.ReadAt(p[:n], r.offset)
+			r.offset += int64(read)
+			if err == io.EOF && int64(read) == n {
+				err = nil
+			}
+			return read, err
+		}
+		if f.done {
+			f.mu.Unlock()
+			return 0, io.EOF
+		}
+		wait := f.changed
+		f.mu.Unlock()
+
+		select {
+		case <-wait:
+		case <-r.ctx.Done():
+			return 0, r.ctx.Err()
+		}
+	}
+}
+
+func (r *fetchReader) Close() error { return nil }
+
+// runBlobFetch is the goroutine that transfers a blob from upstream. It
+// runs on a context of its own, so the fetch completes and is stored when
+// the client that started it leaves.
+func (c *Cache) runBlobFetch(remote Remote, repo string, f *blobFetch) {
+	ctx := context.Background()
+	name := remote.Client.Name()
+	err := c.transferBlob(ctx, remote, repo, f)
+	f.finish(err)
+
+	c.mu.Lock()
+	delete(c.blobs, f.digest)
+	c.mu.Unlock()
+	f.unref()
+
+	if err != nil {
+		c.log.Warn("blob fetch failed", slog.String("upstream", name), slog.String("repo", repo),
+			slog.String("digest", f.digest.String()), slog.Any("err", err))
+	}
+}
+
+func (c *Cache) transferBlob(ctx context.Context, remote Remote, repo string, f *blobFetch) error {
+	name := remote.Client.Name()
+	release, err := c.acquireFetchSlot(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+
+	body, size, err := remote.Client.GetBlob(ctx, repo, f.digest)
+	c.recordUpstreamResult(name, err)
+	if err != nil {
+		return c.mapNotFound(err, ErrBlobUnknown)
+	}
+	defer body.Close()
+	f.setSize(size)
+
+	w, err := c.store.Create(ctx, blobKey(f.digest))
+	if err != nil {
+		c.log.Error("store blob: streaming without storing", slog.String("digest", f.digest.String()), slog.Any("err", err))
+		w = nil
+	}
+	defer func() {
+		if w != nil {
+			w.Abort()
+		}
+	}()
+
+	hasher := f.digest.Algorithm().Hash()
+	buf := make([]byte, blobChunk)
+	var total int64
+	for {
+		n, readErr := body.Read(buf)
+		if n > 0 {
+			chunk := buf[:n]
+			if _, err := f.spool.WriteAt(chunk, total); err != nil {
+				return fmt.Errorf("write spool file for %s: %w", f.digest, err)
+			}
+			hasher.Write(chunk)
+			if w != nil {
+				if _, err := w.Write(chunk); err != nil {
+					c.log.Error("store blob: streaming without storing", slog.String("digest", f.digest.String()), slog.Any("err", err))
+					w.Abort()
+					w = nil
+				}
+			}
+			total += int64(n)
+			f.advance(int64(n))
+		}
+		if readErr == io.EOF {
+			break
+		}
+		if readErr != nil {
+			return fmt.Errorf("read blob %s from %s: %w", f.digest, name, readErr)
+		}
+	}
+
+	if size >= 0 && total != size {
+		return fmt.Errorf("read blob %s from %s: got %d bytes, Content-Length said %d: %w", f.digest, name, total, size, io.ErrUnexpectedEOF)
+	}
+	got := digest.NewDigestFromEncoded(f.digest.Algorithm(), fmt.Sprintf("%x", hasher.Sum(nil)))
+	if got != f.digest {
+		return fmt.Errorf("blob %s from %s: %w (got %s)", f.digest, name, ErrDigestMismatch, got)
+	}
+
+	if w != nil {
+		if err := w.Commit(ctx); err != nil {
+			c.log.Error("commit blob", slog.String("digest", f.digest.String()), slog.Any("err", err))
+		} else {
+			c.log.Info("stored blob", slog.String("upstream", name), slog.String("repo", repo),
+				slog.String("digest", f.digest.String()), slog.Int64("size", total))
+		}
+		w = nil
+	}
+	return nil
+}
+
+var _ io.ReadCloser = (*fetchReader)(nil)

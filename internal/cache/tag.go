@@ -1,0 +1,154 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/pullcache/pullcache/internal/storage"
+	"github.com/pullcache/pullcache/internal/upstream"
+)
+
+// tagResult is what one tag lookup shared by concurrent requests returns.
+type tagResult struct {
+	rec         manifestRecord
+	status      Status
+	upstreamErr error
+}
+
+// manifestByTag serves a tag: from the store while it is younger than the
+// TTL, else after an upstream HEAD (and a GET only when the digest moved).
+func (c *Cache) manifestByTag(ctx context.Context, remote Remote, repo, tag string) (ManifestResult, error) {
+	name := remote.Client.Name()
+
+	rec, found, err := c.loadTag(ctx, name, repo, tag)
+	if err != nil {
+		return ManifestResult{}, err
+	}
+	if found && c.now().Sub(rec.CheckedAt) < remote.TagTTL {
+		m, err := c.loadManifest(ctx, rec.Digest)
+		if err == nil {
+			return resultFromRecord(m, StatusHit, nil), nil
+		}
+		if !errors.Is(err, storage.ErrNotFound) {
+			return ManifestResult{}, err
+		}
+		// The manifest was evicted: treat the tag as not stored.
+	}
+
+	res, _, err := c.tags.do(ctx, "tag\x00"+name+"\x00"+repo+"\x00"+tag, func(ctx context.Context) (tagResult, error) {
+		return c.refreshTag(ctx, remote, repo, tag)
+	})
+	if err != nil {
+		return ManifestResult{}, err
+	}
+	return resultFromRecord(res.rec, res.status, res.upstreamErr), nil
+}
+
+// refreshTag revalidates a stored tag or fetches one that is not stored.
+func (c *Cache) refreshTag(ctx context.Context, remote Remote, repo, tag string) (tagResult, error) {
+	name := remote.Client.Name()
+
+	stored, found, err := c.loadTag(ctx, name, repo, tag)
+	if err != nil {
+		return tagResult{}, err
+	}
+	var storedManifest manifestRecord
+	if found {
+		storedManifest, err = c.loadManifest(ctx, stored.Digest)
+		if errors.Is(err, storage.ErrNotFound) {
+			found = false
+		} else if err != nil {
+			return tagResult{}, err
+		}
+	}
+	if !found {
+		return c.fetchTag(ctx, remote, repo, tag)
+	}
+	stale := func(cause error) (tagResult, error) {
+		c.logStale(name, repo, tag, cause)
+		return tagResult{rec: storedManifest, status: StatusStale, upstreamErr: cause}, nil
+	}
+
+	if until, suspended := c.upstreamSuspended(name); suspended {
+		return stale(&SuspendedError{Upstream: name, Until: until})
+	}
+	desc, err := remote.Client.HeadManifest(ctx, repo, tag)
+	c.recordUpstreamResult(name, err)
+	if err != nil {
+		var upErr *upstream.Error
+		if errors.As(err, &upErr) && upErr.Kind == upstream.KindNotFound && c.authoritative {
+			return c.forgetTag(ctx, name, repo, tag, err)
+		}
+		return stale(err)
+	}
+
+	if desc.Digest == "" {
+		// Without a digest a HEAD cannot tell whether the tag moved, so
+		// this upstream costs one GET per revalidation.
+		if _, loaded := c.warnOnce.LoadOrStore(name, struct{}{}); !loaded {
+			c.log.Warn("upstream sends no Docker-Content-Digest on manifest HEAD; revalidating tags with GET",
+				slog.String("upstream", name))
+		}
+		res, err := c.fetchTag(ctx, remote, repo, tag)
+		if err != nil {
+			return stale(err)
+		}
+		if res.rec.Digest == stored.Digest {
+			res.status = StatusRevalidated
+		}
+		return res, nil
+	}
+
+	if desc.Digest == stored.Digest {
+		stored.CheckedAt = c.now()
+		if err := c.writeJSON(ctx, tagKey(name, repo, tag), stored); err != nil {
+			c.log.Error("record tag revalidation", slog.String("upstream", name), slog.String("repo", repo),
+				slog.String("tag", tag), slog.Any("err", err))
+		}
+		return tagResult{rec: storedManifest, status: StatusRevalidated}, nil
+	}
+
+	if rl, ok := remote.Client.RateLimit(); ok && remote.QuotaReserve > 0 && rl.Remaining <= remote.QuotaReserve {
+		return stale(fmt.Errorf("tag moved to %s, but upstream %s has %d pulls left and %d are held in reserve",
+			desc.Digest, name, rl.Remaining, remote.QuotaReserve))
+	}
+	res, err := c.fetchTag(ctx, remote, repo, tag)
+	if err != nil {
+		return stale(err)
+	}
+	return res, nil
+}
+
+// fetchTag GETs the tag's manifest, stores it and only then points the tag
+// at it, so a failed fetch leaves the previous digest servable.
+func (c *Cache) fetchTag(ctx context.Context, remote Remote, repo, tag string) (tagResult, error) {
+	name := remote.Client.Name()
+
+	rec, err := c.fetchManifest(ctx, remote, repo, tag)
+	if err != nil {
+		return tagResult{}, err
+	}
+	tr := tagRecord{Digest: rec.Digest, MediaType: rec.MediaType, Size: int64(len(rec.Body)), CheckedAt: c.now()}
+	if err := c.writeJSON(ctx, tagKey(name, repo, tag), tr); err != nil {
+		return tagResult{}, err
+	}
+	return tagResult{rec: rec, status: StatusMiss}, nil
+}
+
+// forgetTag removes a tag that an authoritative upstream deleted.
+func (c *Cache) forgetTag(ctx context.Context, upstreamName, repo, tag string, cause error) (tagResult, error) {
+	err := c.store.Delete(ctx, tagKey(upstreamName, repo, tag))
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return tagResult{}, fmt.Errorf("remove tag %s:%s deleted upstream: %w", repo, tag, err)
+	}
+	c.log.Info("tag deleted upstream; removed from the store", slog.String("upstream", upstreamName),
+		slog.String("repo", repo), slog.String("tag", tag))
+	return tagResult{}, fmt.Errorf("%w: %w", ErrManifestUnknown, cause)
+}
+
+func (c *Cache) logStale(upstreamName, repo, ref string, cause error) {
+	c.log.Warn("serving stored manifest because upstream failed", slog.String("upstream", upstreamName),
+		slog.String("repo", repo), slog.String("ref", ref), slog.Any("err", cause))
+}

@@ -1,0 +1,126 @@
+// Package server is the registry HTTP API that clients pull from: routing,
+// validation, OCI error bodies and response headers. The pull-through
+// logic lives in package cache.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/pullcache/pullcache/internal/cache"
+)
+
+// Upstream is what the router needs to know of a configured upstream.
+type Upstream struct {
+	Name    string // the registry host clients name, such as docker.io
+	Default bool   // requests that name no registry go here
+	// DockerHub adds library/ to one-component names.
+	DockerHub bool
+}
+
+// Options configures a Server.
+type Options struct {
+	Cache     *cache.Cache
+	Upstreams []Upstream
+	Logger    *slog.Logger // nil discards logs
+}
+
+// Server is an http.Handler for the /v2/ API.
+type Server struct {
+	cache           *cache.Cache
+	upstreams       map[string]Upstream
+	defaultUpstream string
+	log             *slog.Logger
+}
+
+var _ http.Handler = (*Server)(nil)
+
+// New returns a server for the given cache and upstreams.
+func New(o Options) *Server {
+	s := &Server{
+		cache:     o.Cache,
+		upstreams: make(map[string]Upstream, len(o.Upstreams)),
+		log:       o.Logger,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	for _, u := range o.Upstreams {
+		s.upstreams[u.Name] = u
+		if u.Default {
+			s.defaultUpstream = u.Name
+		}
+	}
+	return s
+}
+
+type requestIDKey struct{}
+
+func requestID(r *http.Request) string {
+	id, _ := r.Context().Value(requestIDKey{}).(string)
+	return id
+}
+
+func newRequestID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ServeHTTP sets the headers every answer carries, routes the request and
+// writes any error it returns.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	id := newRequestID()
+	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+	w.Header().Set("X-Request-Id", id)
+
+	if err := s.serve(w, r); err != nil {
+		s.writeError(w, r, err)
+	}
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
+	if r.URL.Path != "/v2" && !strings.HasPrefix(r.URL.Path, "/v2/") {
+		return newError(http.StatusNotFound, "NAME_UNKNOWN", "no registry API endpoint at %s; the API is under /v2/", r.URL.Path)
+	}
+	rt, err := s.parseRoute(r)
+	if err != nil {
+		return err
+	}
+	r = withRoute(r, rt)
+	if rt.namespace != "" {
+		w.Header().Set("OCI-Namespace", rt.namespace)
+	}
+
+	read := r.Method == http.MethodGet || r.Method == http.MethodHead
+	if !read || rt.endpoint == endpointBlobUpload {
+		return newError(http.StatusMethodNotAllowed, "UNSUPPORTED", "%s %s is not supported: pullcache is a read-only mirror; push to the upstream registry instead", r.Method, r.URL.Path)
+	}
+
+	switch rt.endpoint {
+	case endpointPing:
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Length", "2")
+		w.WriteHeader(http.StatusOK)
+		if r.Method == http.MethodGet {
+			w.Write([]byte("{}"))
+		}
+		return nil
+	case endpointCatalog:
+		return s.serveCatalog(w, r)
+	case endpointManifest:
+		return s.serveManifest(w, r, rt)
+	case endpointBlob:
+		return s.serveBlob(w, r, rt)
+	case endpointTags:
+		return s.serveTags(w, r, rt)
+	case endpointReferrers:
+		return s.serveReferrers(w, r, rt)
+	}
+	return newError(http.StatusNotFound, "NAME_UNKNOWN", "no registry API endpoint at %s", r.URL.Path)
+}
