@@ -78,7 +78,7 @@ func (k Kind) String() string {
 
 // Error is every failure the client returns for a request it made.
 type Error struct {
-	Upstream   string        // configured upstream name, such as docker.io
+	Upstream   string // configured upstream name, such as docker.io
 	Kind       Kind
 	Status     int           // HTTP status, 0 when no response arrived
 	Code       string        // first OCI error code in the body, if any
