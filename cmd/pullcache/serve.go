@@ -15,10 +15,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pullcache/pullcache/internal/admin"
 	"github.com/pullcache/pullcache/internal/cache"
 	"github.com/pullcache/pullcache/internal/config"
 	"github.com/pullcache/pullcache/internal/secret"
 	"github.com/pullcache/pullcache/internal/server"
+	"github.com/pullcache/pullcache/internal/storage"
 	"github.com/pullcache/pullcache/internal/storage/fs"
 	"github.com/pullcache/pullcache/internal/upstream"
 )
@@ -140,30 +142,57 @@ func runServe(ctx context.Context, flags serveFlags) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
+	adminHandler := admin.New(func(ctx context.Context) error { return checkStore(ctx, store) })
+	adminListener, err := net.Listen("tcp", cfg.AdminListen)
+	if err != nil {
+		listener.Close()
+		return fmt.Errorf("listen on %s (admin_listen): %w", cfg.AdminListen, err)
+	}
+	adminSrv := &http.Server{
+		Handler:           adminHandler,
+		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
+		IdleTimeout:       cfg.Limits.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(listener) }()
+	serveErr := make(chan error, 2)
+	go func() { serveErr <- fmt.Errorf("serve on %s: %w", cfg.Listen, srv.Serve(listener)) }()
+	go func() { serveErr <- fmt.Errorf("serve on %s: %w", cfg.AdminListen, adminSrv.Serve(adminListener)) }()
 	log.Info("pullcache started", slog.String("version", currentVersion()), slog.String("listen", listener.Addr().String()),
-		slog.String("data", cfg.Storage.Filesystem.Root), slog.Any("upstreams", upstreamSummary(cfg)),
-		slog.Duration("tag_ttl", cfg.Cache.TagTTL))
+		slog.String("admin_listen", adminListener.Addr().String()), slog.String("data", cfg.Storage.Filesystem.Root),
+		slog.Any("upstreams", upstreamSummary(cfg)), slog.Duration("tag_ttl", cfg.Cache.TagTTL))
 
 	select {
 	case err := <-serveErr:
-		return fmt.Errorf("serve on %s: %w", cfg.Listen, err)
+		return err
 	case <-ctx.Done():
 	}
 
 	log.Info("pullcache stopping", slog.Duration("grace", shutdownTimeout))
+	adminHandler.SetStopping()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shut down: %w", err)
 	}
+	adminSrv.Shutdown(shutdownCtx)
 	log.Info("pullcache stopped")
 	return nil
 }
+
+// checkStore is the readiness check: the store answers a listing.
+func checkStore(ctx context.Context, store storage.Store) error {
+	err := store.Walk(ctx, "repositories/", func(string, storage.Info) error { return errStopWalk })
+	if err != nil && !errors.Is(err, errStopWalk) {
+		return fmt.Errorf("read store: %w", err)
+	}
+	return nil
+}
+
+var errStopWalk = errors.New("stop walk")
 
 // upstreamSummary lists each upstream's name and URL for the start-up log.
 // Credentials are not part of it.
