@@ -26,7 +26,7 @@ if ((${#missing[@]})); then
   fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
-  if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+  if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
     echo "install-test-tools: apt-get install ${missing[*]} failed" >&2
     ((added_policy)) && rm -f /usr/sbin/policy-rc.d
     exit 1
@@ -47,6 +47,10 @@ for tool in "${go_tools[@]}"; do
   if [[ "$have" == "$version" ]]; then
     continue
   fi
-  GOBIN="$bin" GOFLAGS=-buildvcs=false go install "$package@$version" >/dev/null
+  if ! output=$(GOBIN="$bin" GOFLAGS=-buildvcs=false go install "$package@$version" 2>&1); then
+    echo "install-test-tools: go install $package@$version failed:" >&2
+    echo "$output" >&2
+    exit 1
+  fi
   echo "go: installed $name $version"
 done

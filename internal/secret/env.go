@@ -15,7 +15,7 @@ func newEnvSource(r *Resolver) Source { return envSource{lookup: r.lookupEnv()} 
 
 func (envSource) Check(name string) error {
 	if name == "" {
-		return errors.New("missing variable name after env:")
+		return errors.New(`missing variable name in an "env:" reference`)
 	}
 	for i, c := range name {
 		letter := c == '_' || 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z'

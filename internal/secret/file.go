@@ -28,7 +28,7 @@ func newFileSource(r *Resolver) Source { return fileSource{read: r.readFile()} }
 
 func (fileSource) Check(path string) error {
 	if path == "" {
-		return errors.New("missing path after file:")
+		return errors.New(`missing path in a "file:" reference`)
 	}
 	return nil
 }

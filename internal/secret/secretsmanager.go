@@ -24,7 +24,7 @@ func (secretsManagerSource) Check(rest string) error {
 }
 
 func (secretsManagerSource) Resolve(context.Context, string) (string, error) {
-	return "", fmt.Errorf("secretsmanager references are %w; use env: or file:", ErrNotSupported)
+	return "", fmt.Errorf("secretsmanager references are %w; use an env or file reference", ErrNotSupported)
 }
 
 // secretsManagerRef is a parsed secretsmanager: reference. Empty optional
@@ -51,7 +51,7 @@ func parseSecretsManager(rest string) (secretsManagerRef, error) {
 		}
 	}
 	if fields[0] == "" {
-		return secretsManagerRef{}, errors.New("missing secret id after secretsmanager:")
+		return secretsManagerRef{}, errors.New(`missing secret id in a "secretsmanager:" reference`)
 	}
 	if len(fields) > idFields+3 {
 		return secretsManagerRef{}, errors.New("too many fields, want SECRET-ID[:JSON-KEY[:VERSION-STAGE[:VERSION-ID]]]")

@@ -17,11 +17,11 @@ func newSSMSource(*Resolver) Source { return ssmSource{} }
 
 func (ssmSource) Check(name string) error {
 	if name == "" {
-		return errors.New("missing parameter name after ssm:")
+		return errors.New(`missing parameter name in an "ssm:" reference`)
 	}
 	return nil
 }
 
 func (ssmSource) Resolve(context.Context, string) (string, error) {
-	return "", fmt.Errorf("ssm references are %w; use env: or file:", ErrNotSupported)
+	return "", fmt.Errorf("ssm references are %w; use an env or file reference", ErrNotSupported)
 }

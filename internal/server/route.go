@@ -183,5 +183,8 @@ func (s *Server) chooseUpstream(r *http.Request, rt *route, name string) error {
 	if up.DockerHub && !strings.Contains(name, "/") {
 		rt.repo = "library/" + name
 	}
+	if len(rt.repo) > maxNameLength {
+		return newError(http.StatusBadRequest, "NAME_INVALID", "invalid repository name %q: longer than %d characters with library/ added", name, maxNameLength)
+	}
 	return nil
 }

@@ -123,16 +123,6 @@ func (f *fakeRegistry) addManifest(repo, ref string, m fakeManifest) digest.Dige
 	return d
 }
 
-func (f *fakeRegistry) addBlob(body []byte) digest.Digest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-
-	d := digest.FromBytes(body)
-	f.blobs[d] = body
-
-	return d
-}
-
 func (f *fakeRegistry) tokens() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
