@@ -67,17 +67,21 @@ func (c *Cache) GetBlob(ctx context.Context, upstreamName, repo string, d digest
 	}
 
 	f.mu.Lock()
-	size, fetchErr := f.size, f.err
+	size, fetchErr, bypass := f.size, f.err, f.bypass
 	f.mu.Unlock()
 	if fetchErr != nil {
 		f.unref()
 		return nil, fetchErr
 	}
+	status := StatusMiss
+	if bypass {
+		status = StatusBypass
+	}
 
 	return &Blob{
 		Digest: d,
 		Size:   size,
-		Status: StatusMiss,
+		Status: status,
 		open: func(ctx context.Context, offset int64) (io.ReadCloser, error) {
 			return &fetchReader{ctx: ctx, fetch: f, offset: offset}, nil
 		},

@@ -516,3 +516,34 @@ func TestQueueFull(t *testing.T) {
 		t.Errorf("second GetBlob err = %v, want ErrQueueFull", err)
 	}
 }
+
+// fullStore stands in for a store on a full disk: every Create fails.
+type fullStore struct{ storage.Store }
+
+func (fullStore) Create(context.Context, string) (storage.Writer, error) {
+	return nil, errors.New("write: no space left on device")
+}
+
+func TestBlobBypassWhenStoreFull(t *testing.T) {
+	f := newFixture(t, time.Minute)
+	f.cache.store = fullStore{f.store}
+	data := bytes.Repeat([]byte{9}, 1<<20)
+	d := f.up.putBlob(data)
+
+	blob, err := f.cache.GetBlob(context.Background(), testUpstream, testRepo, d)
+	if err != nil {
+		t.Fatalf("GetBlob: %v", err)
+	}
+	if blob.Status != StatusBypass {
+		t.Errorf("status = %s, want BYPASS", blob.Status)
+	}
+	got, err := readBlob(t, blob, 0)
+	blob.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("streamed blob: %d bytes, %v; want the whole blob", len(got), err)
+	}
+	waitFetchDone(t, f.cache, d)
+	if _, err := f.store.Stat(context.Background(), blobKey(d)); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("blob stored although every write failed: %v", err)
+	}
+}

@@ -24,6 +24,7 @@ type blobFetch struct {
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced each time written or done changes
 	size    int64         // from Content-Length; -1 when upstream sent none
+	bypass  bool          // the store could not take the blob: clients get it streamed only
 	written int64
 	done    bool  // all bytes arrived and were verified
 	err     error // set when the fetch failed; readers return it
@@ -208,13 +209,14 @@ func (c *Cache) transferBlob(ctx context.Context, remote Remote, repo string, f 
 		return c.mapNotFound(err, ErrBlobUnknown)
 	}
 	defer body.Close()
-	f.setSize(size)
 
 	w, err := c.store.Create(ctx, blobKey(f.digest))
 	if err != nil {
 		c.log.Error("store blob: streaming without storing", slog.String("digest", f.digest.String()), slog.Any("err", err))
 		w = nil
+		f.bypass = true
 	}
+	f.setSize(size)
 	defer func() {
 		if w != nil {
 			w.Abort()
