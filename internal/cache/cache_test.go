@@ -50,7 +50,7 @@ type fixture struct {
 	clock *testClock
 }
 
-func newFixture(t *testing.T, ttl time.Duration, modify ...func(*Options)) *fixture {
+func newFixture(t testing.TB, ttl time.Duration, modify ...func(*Options)) *fixture {
 	t.Helper()
 	root := t.TempDir()
 	store, err := fs.New(root, nil)

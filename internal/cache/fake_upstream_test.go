@@ -144,12 +144,13 @@ func (f *fakeUpstream) GetBlob(ctx context.Context, repo string, d digest.Digest
 	}
 
 	size := int64(len(data))
-	body := bytes.Clone(data)
+	body := data
 	if corrupt {
+		body = bytes.Clone(data)
 		body[len(body)/2] ^= 0xff
 	}
 	if truncate {
-		body = body[:len(body)/2]
+		body = data[:len(data)/2]
 	}
 	return &gatedReader{gate: gate, r: bytes.NewReader(body), truncated: truncate}, size, nil
 }
