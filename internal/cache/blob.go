@@ -20,7 +20,23 @@ type Blob struct {
 	Status Status
 
 	open  func(ctx context.Context, offset int64) (io.ReadCloser, error)
+	wait  func(ctx context.Context) (int64, error)
 	close func()
+}
+
+// WaitSize returns the blob's size, waiting for a fetch in progress to end
+// when upstream sent no Content-Length. A Range request needs the size
+// before it can be answered.
+func (b *Blob) WaitSize(ctx context.Context) (int64, error) {
+	if b.Size >= 0 || b.wait == nil {
+		return b.Size, nil
+	}
+	size, err := b.wait(ctx)
+	if err != nil {
+		return 0, err
+	}
+	b.Size = size
+	return size, nil
 }
 
 // Open returns a reader from offset to the end of the blob. A reader of a
@@ -85,6 +101,7 @@ func (c *Cache) GetBlob(ctx context.Context, upstreamName, repo string, d digest
 		open: func(ctx context.Context, offset int64) (io.ReadCloser, error) {
 			return &fetchReader{ctx: ctx, fetch: f, offset: offset}, nil
 		},
+		wait:  f.wait,
 		close: f.unref,
 	}, nil
 }

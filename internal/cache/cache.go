@@ -93,7 +93,9 @@ type Cache struct {
 	manifests flightGroup[manifestRecord]
 	tags      flightGroup[tagResult]
 	breakers  map[string]*breaker
-	warnOnce  sync.Map // upstream name → struct{}: "HEAD lacks a digest" was logged
+	// noHeadDigest records the upstreams (name → struct{}) whose manifest
+	// HEAD lacks Docker-Content-Digest; their tags are revalidated by GET.
+	noHeadDigest sync.Map
 }
 
 // New validates the options and returns a cache.

@@ -125,6 +125,26 @@ func (f *blobFetch) knownSize() (int64, bool) {
 	return f.size, true
 }
 
+// wait blocks until the fetch ends and returns its length.
+func (f *blobFetch) wait(ctx context.Context) (int64, error) {
+	for {
+		f.mu.Lock()
+		done, err, written, changed := f.done, f.err, f.written, f.changed
+		f.mu.Unlock()
+		if err != nil {
+			return 0, err
+		}
+		if done {
+			return written, nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
 // fetchReader reads a fetch's bytes from offset as they arrive. It holds
 // back the last byte until the digest verified, so that a client never
 // receives a complete-looking body of wrong bytes: on a mismatch its
@@ -182,11 +202,14 @@ func (c *Cache) runBlobFetch(remote Remote, repo string, f *blobFetch) {
 	ctx := context.Background()
 	name := remote.Client.Name()
 	err := c.transferBlob(ctx, remote, repo, f)
-	f.finish(err)
 
+	// Leave the map before finishing, so that a request arriving now finds
+	// the committed blob in the store or starts a fetch of its own, never
+	// this finished one.
 	c.mu.Lock()
 	delete(c.blobs, f.digest)
 	c.mu.Unlock()
+	f.finish(err)
 	f.unref()
 
 	if err != nil {

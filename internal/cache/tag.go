@@ -74,6 +74,11 @@ func (c *Cache) refreshTag(ctx context.Context, remote Remote, repo, tag string)
 	if until, suspended := c.upstreamSuspended(name); suspended {
 		return stale(&SuspendedError{Upstream: name, Until: until})
 	}
+	if _, noDigest := c.noHeadDigest.Load(name); noDigest {
+		// This upstream's HEAD cannot tell whether the tag moved, so one
+		// GET is the whole revalidation.
+		return c.revalidateWithGet(ctx, remote, repo, tag, stored, stale)
+	}
 	desc, err := remote.Client.HeadManifest(ctx, repo, tag)
 	c.recordUpstreamResult(name, err)
 	if err != nil {
@@ -85,20 +90,11 @@ func (c *Cache) refreshTag(ctx context.Context, remote Remote, repo, tag string)
 	}
 
 	if desc.Digest == "" {
-		// Without a digest a HEAD cannot tell whether the tag moved, so
-		// this upstream costs one GET per revalidation.
-		if _, loaded := c.warnOnce.LoadOrStore(name, struct{}{}); !loaded {
-			c.log.Warn("upstream sends no Docker-Content-Digest on manifest HEAD; revalidating tags with GET",
+		if _, loaded := c.noHeadDigest.LoadOrStore(name, struct{}{}); !loaded {
+			c.log.Warn("upstream sends no Docker-Content-Digest on manifest HEAD; revalidating its tags with GET",
 				slog.String("upstream", name))
 		}
-		res, err := c.fetchTag(ctx, remote, repo, tag)
-		if err != nil {
-			return stale(err)
-		}
-		if res.rec.Digest == stored.Digest {
-			res.status = StatusRevalidated
-		}
-		return res, nil
+		return c.revalidateWithGet(ctx, remote, repo, tag, stored, stale)
 	}
 
 	if desc.Digest == stored.Digest {
@@ -117,6 +113,19 @@ func (c *Cache) refreshTag(ctx context.Context, remote Remote, repo, tag string)
 	res, err := c.fetchTag(ctx, remote, repo, tag)
 	if err != nil {
 		return stale(err)
+	}
+	return res, nil
+}
+
+// revalidateWithGet fetches the tag again, for an upstream whose HEAD
+// lacks the digest. The same digest counts as REVALIDATED.
+func (c *Cache) revalidateWithGet(ctx context.Context, remote Remote, repo, tag string, stored tagRecord, stale func(error) (tagResult, error)) (tagResult, error) {
+	res, err := c.fetchTag(ctx, remote, repo, tag)
+	if err != nil {
+		return stale(err)
+	}
+	if res.rec.Digest == stored.Digest {
+		res.status = StatusRevalidated
 	}
 	return res, nil
 }

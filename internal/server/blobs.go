@@ -38,6 +38,14 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, rt *route) er
 	defer blob.Close()
 	setBlobHeaders(w, rt, blob.Status)
 
+	if r.Header.Get("Range") != "" && blob.Size < 0 {
+		// Upstream sent no Content-Length: a range can be answered only
+		// once the whole blob has arrived.
+		if _, err := blob.WaitSize(r.Context()); err != nil {
+			return err
+		}
+	}
+
 	status := http.StatusOK
 	offset, length := int64(0), blob.Size
 	if blob.Size >= 0 {

@@ -79,20 +79,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	w.Header().Set("X-Request-Id", id)
 
-	if err := s.serve(w, r); err != nil {
+	rt, err := s.route(r)
+	if err == nil {
+		// The routed request also goes to writeError, whose messages name
+		// the repository and reference.
+		r = withRoute(r, rt)
+		err = s.serve(w, r, rt)
+	}
+	if err != nil {
 		s.writeError(w, r, err)
 	}
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
+func (s *Server) route(r *http.Request) (*route, error) {
 	if r.URL.Path != "/v2" && !strings.HasPrefix(r.URL.Path, "/v2/") {
-		return newError(http.StatusNotFound, "NAME_UNKNOWN", "no registry API endpoint at %s; the API is under /v2/", r.URL.Path)
+		return nil, newError(http.StatusNotFound, "NAME_UNKNOWN", "no registry API endpoint at %s; the API is under /v2/", r.URL.Path)
 	}
-	rt, err := s.parseRoute(r)
-	if err != nil {
-		return err
-	}
-	r = withRoute(r, rt)
+	return s.parseRoute(r)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, rt *route) error {
 	if rt.namespace != "" {
 		w.Header().Set("OCI-Namespace", rt.namespace)
 	}

@@ -223,14 +223,17 @@ func (a hostAuth) matches(u *url.URL) bool {
 // http.Client. http.Client keeps the header on redirects within the original
 // domain and its subdomains. Adding it here instead sends it only to the
 // scheme and host:port that issued the challenge, so a CDN on a subdomain
-// never receives it.
+// never receives it, and never on a redirect hop: a registry redirects a
+// blob to a presigned URL that carries its own signature, even when the
+// Location is relative to the registry's own host, and object stores
+// reject such a request when it also carries Authorization.
 type authTransport struct {
 	base http.RoundTripper
 }
 
 func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	a, ok := req.Context().Value(authKey{}).(hostAuth)
-	if !ok || !a.matches(req.URL) {
+	if !ok || !a.matches(req.URL) || req.Response != nil {
 		return t.base.RoundTrip(req)
 	}
 
