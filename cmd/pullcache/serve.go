@@ -229,7 +229,7 @@ func buildUpstreams(ctx context.Context, cfg config.Config, log *slog.Logger) (m
 			ConnectTimeout:  u.Timeouts.Connect,
 			IdleReadTimeout: u.Timeouts.IdleRead,
 			MaxManifestSize: int64(cfg.Limits.MaxManifestSize),
-			Logger:          log.With(slog.String("upstream", u.Name)),
+			Logger:          log,
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("upstreams[%d] (%s): %w", i, u.Name, err)

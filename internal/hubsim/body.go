@@ -20,6 +20,8 @@ type faultWriter struct {
 	fault   *Fault
 	total   int64 // body length, or -1 when unknown (gzip on the wire)
 	written int64
+	// chunkSent is how much of the current FaultSlow chunk has been sent.
+	chunkSent int
 }
 
 func (h *Hub) newFaultWriter(w http.ResponseWriter, r *http.Request, f *Fault, total int64) *faultWriter {
@@ -37,8 +39,14 @@ func (fw *faultWriter) Write(p []byte) (int, error) {
 	for len(p) > 0 {
 		chunk := p
 		if fw.fault.Kind == FaultSlow {
-			chunk = p[:min(len(p), cmpInt(fw.fault.ChunkSize, defaultSlowChunk))]
-			fw.wait(fw.fault.Delay)
+			// A chunk may span several Write calls (io.Copy writes at most
+			// 32 KiB), so the delay comes once per ChunkSize bytes sent.
+			size := cmpInt(fw.fault.ChunkSize, defaultSlowChunk)
+			chunk = p[:min(len(p), size-fw.chunkSent)]
+			if fw.chunkSent == 0 {
+				fw.wait(fw.fault.Delay)
+			}
+			fw.chunkSent = (fw.chunkSent + len(chunk)) % size
 		}
 
 		if fw.fault.Kind == FaultTruncate && fw.written+int64(len(chunk)) > fw.truncateAt() {
