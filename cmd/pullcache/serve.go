@@ -183,7 +183,7 @@ func runServe(ctx context.Context, flags serveFlags) error {
 	return nil
 }
 
-// checkStore is the readiness check: the store answers a listing.
+// checkStore is the readiness check: the store must list its keys.
 func checkStore(ctx context.Context, store storage.Store) error {
 	err := store.Walk(ctx, "repositories/", func(string, storage.Info) error { return errStopWalk })
 	if err != nil && !errors.Is(err, errStopWalk) {

@@ -26,7 +26,7 @@ type Blob struct {
 
 // WaitSize returns the blob's size, waiting for a fetch in progress to end
 // when upstream sent no Content-Length. A Range request needs the size
-// before it can be answered.
+// before the response can start.
 func (b *Blob) WaitSize(ctx context.Context) (int64, error) {
 	if b.Size >= 0 || b.wait == nil {
 		return b.Size, nil
@@ -55,7 +55,7 @@ func (b *Blob) Close() {
 }
 
 // GetBlob returns the blob from the store, or starts (or joins) its fetch
-// from upstream and returns once upstream has answered.
+// from upstream and returns once the upstream response headers arrived.
 func (c *Cache) GetBlob(ctx context.Context, upstreamName, repo string, d digest.Digest) (*Blob, error) {
 	remote, err := c.remote(upstreamName)
 	if err != nil {

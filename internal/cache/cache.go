@@ -1,4 +1,4 @@
-// Package cache is the pull-through logic: it answers manifests and blobs
+// Package cache is the pull-through logic: it serves manifests and blobs
 // from the store, revalidates tags with upstream HEAD requests, fetches what
 // is missing once however many clients ask, and serves stored content when
 // upstream fails.
@@ -19,7 +19,7 @@ import (
 	"github.com/pullcache/pullcache/internal/upstream"
 )
 
-// Status says where a response came from; it is sent as X-Cache-Status.
+// Status is the source of a response, sent to clients as X-Cache-Status.
 type Status string
 
 const (
@@ -62,8 +62,8 @@ type Options struct {
 	// read a blob from while it is being fetched. It must be writable.
 	SpoolDir string
 	Remotes  map[string]Remote
-	// UpstreamAuthoritative makes a stored tag that upstream now answers
-	// 404 for answer 404 too, instead of being served as STALE.
+	// UpstreamAuthoritative makes a stored tag that upstream deleted (404)
+	// return 404 too, instead of being served as STALE.
 	UpstreamAuthoritative bool
 	// MaxManifestSize bounds stored manifests; default 4 MiB.
 	MaxManifestSize int64

@@ -10,7 +10,7 @@ import (
 	"github.com/pullcache/pullcache/internal/upstream"
 )
 
-// tagResult is what one tag lookup shared by concurrent requests returns.
+// tagResult is the outcome of one tag lookup, shared by concurrent requests.
 type tagResult struct {
 	rec         manifestRecord
 	status      Status

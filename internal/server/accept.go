@@ -12,7 +12,7 @@ import (
 // given media type. Clients send Accept as several headers or as one
 // comma-separated list, so both are read. With no Accept header a client
 // gets image manifests as stored, but an index or manifest list only when
-// it names the type, as Docker Hub and distribution answer.
+// it names the type, as Docker Hub and distribution do.
 func acceptsManifest(r *http.Request, mediaType string) bool {
 	values := r.Header.Values("Accept")
 	if len(values) == 0 {

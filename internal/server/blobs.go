@@ -39,8 +39,8 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, rt *route) er
 	setBlobHeaders(w, rt, blob.Status)
 
 	if r.Header.Get("Range") != "" && blob.Size < 0 {
-		// Upstream sent no Content-Length: a range can be answered only
-		// once the whole blob has arrived.
+		// Upstream sent no Content-Length, so a range can be served only
+		// after the whole blob has arrived.
 		if _, err := blob.WaitSize(r.Context()); err != nil {
 			return err
 		}

@@ -14,7 +14,7 @@ import (
 	"github.com/pullcache/pullcache/internal/upstream"
 )
 
-// apiError is an error answered with an OCI error body. Handlers return it
+// apiError is an error sent to the client with an OCI error body. Handlers return it
 // and writeError is the one place that writes it and logs it.
 type apiError struct {
 	Status     int
@@ -47,7 +47,7 @@ type errorEntry struct {
 	Detail  any    `json:"detail,omitempty"`
 }
 
-// writeError answers an error. A HEAD answer has the status and headers but
+// writeError sends an error response. A HEAD response has the status and headers but
 // no body, as HTTP requires.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := s.toAPIError(r, err)

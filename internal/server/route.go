@@ -25,7 +25,7 @@ const (
 type route struct {
 	endpoint endpoint
 	upstream string
-	// repo is the repository name as upstream knows it (library/ added for
+	// repo is the repository name in upstream's namespace (library/ added for
 	// one-component Docker Hub names).
 	repo string
 	// clientRepo is the name as the client wrote it, after the registry

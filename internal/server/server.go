@@ -14,7 +14,7 @@ import (
 	"github.com/pullcache/pullcache/internal/cache"
 )
 
-// Upstream is what the router needs to know of a configured upstream.
+// Upstream is a configured upstream as the router sees it.
 type Upstream struct {
 	Name    string // the registry host clients name, such as docker.io
 	Default bool   // requests that name no registry go here
@@ -71,7 +71,7 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// ServeHTTP sets the headers every answer carries, routes the request and
+// ServeHTTP sets the headers every response carries, routes the request and
 // writes any error it returns.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := newRequestID()
