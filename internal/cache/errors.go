@@ -31,7 +31,7 @@ type SuspendedError struct {
 }
 
 func (e *SuspendedError) Error() string {
-	return fmt.Sprintf("upstream %s: %s", e.Upstream, ErrUpstreamSuspended)
+	return fmt.Sprintf("upstream %s: %s, next attempt after %s", e.Upstream, ErrUpstreamSuspended, e.Until.Format(time.RFC3339))
 }
 
 func (e *SuspendedError) Is(target error) bool { return target == ErrUpstreamSuspended }

@@ -16,7 +16,7 @@ import (
 func Load(path string) (Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return Config{}, fmt.Errorf("read config: %w", err)
+		return Config{}, fmt.Errorf("read the --config file: %w", err)
 	}
 
 	cfg, err := parse(data)

@@ -83,12 +83,20 @@ func checkUpstreamName(p *problems, path, name string) {
 		p.add(path, "invalid registry host %q", name)
 	case !strings.ContainsAny(name, ".:") && name != "localhost":
 		p.add(path, "invalid registry host %q: must contain \".\" or \":\", or be localhost, so that image paths can name it", name)
+	case name != strings.ToLower(name):
+		// Clients and containerd's ns parameter send hosts in lower case,
+		// and docker.io is recognised as Docker Hub by this exact name.
+		p.add(path, "invalid registry host %q: write it in lower case, as %s", name, strings.ToLower(name))
 	}
 }
 
 func checkURL(p *problems, path, raw string) {
 	if raw == "" {
 		p.add(path, "missing URL, such as https://registry-1.docker.io")
+		return
+	}
+	if !strings.HasPrefix(raw, "http://") && !strings.HasPrefix(raw, "https://") {
+		p.add(path, "invalid URL %q: it must start with http:// or https://", raw)
 		return
 	}
 	u, err := url.Parse(raw)

@@ -134,8 +134,12 @@ func upstreamAPIError(upErr *upstream.Error, what string) *apiError {
 		e.Status, e.Code = http.StatusBadGateway, "MANIFEST_INVALID"
 		e.Message = fmt.Sprintf("upstream %s sent a manifest for %s larger than limits.max_manifest_size", upErr.Upstream, what)
 	default:
+		cause := "no response"
+		if upErr.Status != 0 {
+			cause = fmt.Sprintf("HTTP %d", upErr.Status)
+		}
 		e.Status, e.Code = http.StatusServiceUnavailable, "UNAVAILABLE"
-		e.Message = fmt.Sprintf("upstream %s is unavailable (%s) and %s is not stored; retry later", upErr.Upstream, upErr.Kind, what)
+		e.Message = fmt.Sprintf("upstream %s is unavailable (%s) and %s is not stored; retry later", upErr.Upstream, cause, what)
 	}
 	return e
 }

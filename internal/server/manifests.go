@@ -22,7 +22,7 @@ func (s *Server) serveManifest(w http.ResponseWriter, r *http.Request, rt *route
 	// A digest names exact bytes, so only tags are negotiated.
 	if rt.digest == "" && !acceptsManifest(r, res.MediaType) {
 		return newError(http.StatusNotFound, "MANIFEST_UNKNOWN",
-			"%s is stored as %s, which the request's Accept header does not list; accept that media type to pull it", rt.describe(), res.MediaType)
+			"%s has media type %s, which the request's Accept header does not list; accept that media type to pull it", rt.describe(), res.MediaType)
 	}
 
 	h := w.Header()
