@@ -15,6 +15,7 @@ import (
 
 	"github.com/pullcache/pullcache/internal/storage"
 	"github.com/pullcache/pullcache/internal/storage/fs"
+	"github.com/pullcache/pullcache/internal/testclock"
 	"github.com/pullcache/pullcache/internal/upstream"
 )
 
@@ -25,29 +26,11 @@ const (
 	mediaTypeList = "application/vnd.docker.distribution.manifest.list.v2+json"
 )
 
-// testClock is a clock that tests move by hand.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 type fixture struct {
 	cache *Cache
 	up    *fakeUpstream
 	store *fs.FS
-	clock *testClock
+	clock *testclock.Clock
 }
 
 func newFixture(t testing.TB, ttl time.Duration, modify ...func(*Options)) *fixture {
@@ -58,7 +41,7 @@ func newFixture(t testing.TB, ttl time.Duration, modify ...func(*Options)) *fixt
 		t.Fatalf("open store: %v", err)
 	}
 	up := newFakeUpstream(testUpstream)
-	clock := &testClock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	opts := Options{
 		Store:    store,
 		SpoolDir: filepath.Join(root, ".tmp"),

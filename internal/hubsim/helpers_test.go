@@ -7,11 +7,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pullcache/pullcache/internal/hubsim"
+	"github.com/pullcache/pullcache/internal/testclock"
 )
 
 // smallLayerSize keeps the seeded large layer small in tests that do not
@@ -19,25 +19,10 @@ import (
 const smallLayerSize = 256 << 10
 
 // fakeClock is a manually advanced clock for Options.Clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type fakeClock = testclock.Clock
 
 func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	return testclock.New(time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC))
 }
 
 // startHub starts a hub on 127.0.0.1 with the standard content and closes

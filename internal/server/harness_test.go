@@ -26,6 +26,7 @@ import (
 	"github.com/pullcache/pullcache/internal/server"
 	"github.com/pullcache/pullcache/internal/storage"
 	"github.com/pullcache/pullcache/internal/storage/fs"
+	"github.com/pullcache/pullcache/internal/testclock"
 	"github.com/pullcache/pullcache/internal/upstream"
 )
 
@@ -36,25 +37,10 @@ const defaultTagTTL = 5 * time.Minute
 // testClock is the injectable time source shared by the hub, the upstream
 // client and the cache, so that tag TTLs, token expiry and presigned URL
 // expiry move together without waiting.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type testClock = testclock.Clock
 
 func newTestClock() *testClock {
-	return &testClock{now: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	return testclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 }
 
 // syncBuffer collects the log lines of the hub and of the mirror, which
