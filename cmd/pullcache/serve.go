@@ -135,12 +135,7 @@ func runServe(ctx context.Context, flags serveFlags) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (listen): %w", cfg.Listen, err)
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
-		IdleTimeout:       cfg.Limits.IdleTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv := newHTTPServer(handler, cfg.Limits, log)
 
 	adminHandler := admin.New(func(ctx context.Context) error { return checkStore(ctx, store) })
 	adminListener, err := net.Listen("tcp", cfg.AdminListen)
@@ -148,12 +143,7 @@ func runServe(ctx context.Context, flags serveFlags) error {
 		listener.Close()
 		return fmt.Errorf("listen on %s (admin_listen): %w", cfg.AdminListen, err)
 	}
-	adminSrv := &http.Server{
-		Handler:           adminHandler,
-		ReadHeaderTimeout: cfg.Limits.ReadHeaderTimeout,
-		IdleTimeout:       cfg.Limits.IdleTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	adminSrv := newHTTPServer(adminHandler, cfg.Limits, log)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -181,6 +171,16 @@ func runServe(ctx context.Context, flags serveFlags) error {
 	adminSrv.Shutdown(shutdownCtx)
 	log.Info("pullcache stopped")
 	return nil
+}
+
+// newHTTPServer applies the configured limits to a listener's server.
+func newHTTPServer(handler http.Handler, limits config.Limits, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: limits.ReadHeaderTimeout,
+		IdleTimeout:       limits.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }
 
 // checkStore is the readiness check: the store must list its keys.
