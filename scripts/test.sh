@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs pullcache's checks and tests: installs the registry clients the
-# end-to-end tests use when they are missing, runs go vet and staticcheck,
-# then every test with the race detector inside a network namespace that
-# has only a loopback interface, so no test can reach a real registry.
+# Runs pullcache's checks and tests. It installs the registry clients that
+# the end-to-end tests use when they are missing, then runs go vet and
+# staticcheck. Last, it runs every test with the race detector inside a
+# network namespace that has only a loopback interface, so no test can
+# reach a real registry.
 #
 # Usage: scripts/test.sh [go test flags...]   e.g. scripts/test.sh -run E2E ./test/e2e/
 set -euo pipefail

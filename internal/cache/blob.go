@@ -108,9 +108,9 @@ func (c *Cache) GetBlob(ctx context.Context, upstreamName, repo string, d digest
 
 // storedBlob returns the stored blob, or nil and no error when it is not
 // stored. Any other store error is returned: it must not pass for a miss.
-// TODO: blobs are shared by every repository and upstream, with no check that
-// the requested repository holds the blob; allow/deny rules and client
-// authentication need a per-repository link before they can rely on it.
+// TODO: blobs are shared by every repository and upstream, and nothing checks
+// that the requested repository contains the blob. Allow/deny rules and
+// client authentication need a per-repository link first.
 func (c *Cache) storedBlob(ctx context.Context, d digest.Digest) (*Blob, error) {
 	info, err := c.store.Stat(ctx, blobKey(d))
 	if errors.Is(err, storage.ErrNotFound) {

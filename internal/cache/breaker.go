@@ -8,7 +8,7 @@ import (
 )
 
 // A breaker stops the cache from revalidating stored tags with an upstream
-// that just failed to answer (5xx, timeout, refused connection), so that
+// that just failed (5xx, timeout, refused connection), so that
 // while it is down a stored tag is served at once as STALE instead of
 // after another timeout. Content that is not stored is still asked for:
 // the client has nothing better than an attempt.
@@ -36,7 +36,7 @@ func (c *Cache) upstreamSuspended(name string) (time.Time, bool) {
 }
 
 // recordUpstreamResult opens the breaker after an unavailability failure,
-// doubling the wait each time, and closes it after any answer.
+// doubling the wait each time, and closes it after any upstream response.
 func (c *Cache) recordUpstreamResult(name string, err error) {
 	var upErr *upstream.Error
 	unavailable := errors.As(err, &upErr) && upErr.Kind == upstream.KindUnavailable

@@ -500,7 +500,7 @@ func TestQueueFull(t *testing.T) {
 	}
 }
 
-// fullStore stands in for a store on a full disk: every Create fails.
+// fullStore is a fake store on a full disk: every Create fails.
 type fullStore struct{ storage.Store }
 
 func (fullStore) Create(context.Context, string) (storage.Writer, error) {

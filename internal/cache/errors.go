@@ -24,7 +24,7 @@ var (
 )
 
 // SuspendedError is returned for a request that needs an upstream whose
-// back-off (after it failed to answer) has not ended.
+// back-off (after it failed) has not ended.
 type SuspendedError struct {
 	Upstream string
 	Until    time.Time

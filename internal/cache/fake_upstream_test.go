@@ -12,8 +12,8 @@ import (
 	"github.com/pullcache/pullcache/internal/upstream"
 )
 
-// fakeUpstream stands in for a registry client so that tests can script
-// answers and inject faults per method. End-to-end tests use the real
+// fakeUpstream replaces a registry client so that tests can script
+// responses and inject faults per method. End-to-end tests use the real
 // client against the Docker Hub stand-in instead.
 type fakeUpstream struct {
 	name string

@@ -18,7 +18,7 @@ import (
 type blobFetch struct {
 	digest digest.Digest
 	spool  *os.File
-	// ready is closed once the upstream answered: size is known, or err is set.
+	// ready is closed once the upstream response headers arrived (size is known) or the fetch failed (err is set).
 	ready chan struct{}
 
 	mu      sync.Mutex
@@ -110,7 +110,7 @@ func (f *blobFetch) unref() {
 	}
 }
 
-// knownSize returns the size once the upstream has answered.
+// knownSize returns the size once the upstream response headers arrived.
 func (f *blobFetch) knownSize() (int64, bool) {
 	select {
 	case <-f.ready:
@@ -276,7 +276,7 @@ func (c *Cache) transferBlob(ctx context.Context, remote Remote, repo string, f 
 	}
 
 	if size >= 0 && total != size {
-		return fmt.Errorf("read blob %s from %s: got %d bytes, Content-Length said %d: %w", f.digest, name, total, size, io.ErrUnexpectedEOF)
+		return fmt.Errorf("read blob %s from %s: received %d bytes, expected Content-Length %d: %w", f.digest, name, total, size, io.ErrUnexpectedEOF)
 	}
 	got := digest.NewDigestFromEncoded(f.digest.Algorithm(), fmt.Sprintf("%x", hasher.Sum(nil)))
 	if got != f.digest {

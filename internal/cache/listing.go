@@ -20,7 +20,7 @@ type Repository struct {
 }
 
 // ListTags passes a tags list request to upstream. When upstream fails
-// (but not when it answers 404), the tags stored for the repository are
+// (but not when it returns 404), the tags stored for the repository are
 // returned instead, as STALE.
 func (c *Cache) ListTags(ctx context.Context, upstreamName, repo, rawQuery string) (body []byte, link string, status Status, err error) {
 	remote, err := c.remote(upstreamName)

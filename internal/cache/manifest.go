@@ -12,15 +12,15 @@ import (
 	"github.com/pullcache/pullcache/internal/upstream"
 )
 
-// ManifestResult is a manifest answer. Body is nil when a HEAD for a tag
-// that is not stored was answered from an upstream HEAD.
+// ManifestResult is the manifest sent to a client. Body is nil when a HEAD
+// for a tag that is not stored was served from an upstream HEAD.
 type ManifestResult struct {
 	MediaType string
 	Digest    digest.Digest
 	Size      int64
 	Body      []byte
 	Status    Status
-	// UpstreamErr is the upstream failure behind a STALE answer.
+	// UpstreamErr is the upstream failure behind a STALE result.
 	UpstreamErr error
 }
 
@@ -48,8 +48,8 @@ func (c *Cache) GetManifest(ctx context.Context, upstreamName, repo, ref string)
 	return c.manifestByTag(ctx, remote, repo, ref)
 }
 
-// HeadManifest answers a HEAD request. A tag or digest that is not stored
-// is answered from an upstream HEAD, which Docker Hub does not count as a
+// HeadManifest serves a HEAD request. A tag or digest that is not stored
+// is served from an upstream HEAD, which Docker Hub does not count as a
 // pull, and nothing is stored; only when that HEAD lacks the digest or the
 // media type is the manifest fetched.
 func (c *Cache) HeadManifest(ctx context.Context, upstreamName, repo, ref string) (ManifestResult, error) {

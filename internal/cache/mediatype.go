@@ -7,7 +7,7 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// Manifest media types the cache knows how to tell apart.
+// Manifest media types the cache tells apart.
 const (
 	MediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
 	MediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -15,7 +15,7 @@ const (
 
 // detectMediaType returns the media type a manifest is served with: the
 // upstream's Content-Type when it names a specific type, else the body's
-// mediaType field, else what the body's shape says (an OCI manifest or
+// mediaType field, else the type the body's shape implies (an OCI manifest or
 // index may omit mediaType).
 func detectMediaType(contentType string, body []byte) string {
 	if mt, _, err := mime.ParseMediaType(contentType); err == nil && mt != "application/json" && mt != "text/plain" && mt != "application/octet-stream" {

@@ -55,7 +55,7 @@ type Cache struct {
 	MaxSize ByteSize `yaml:"max_size"`
 	// GCGrace protects objects younger than this from eviction and gc.
 	GCGrace time.Duration `yaml:"gc_grace"`
-	// UpstreamAuthoritative makes a tag deleted upstream answer 404 instead
+	// UpstreamAuthoritative makes a tag deleted upstream return 404 instead
 	// of being served as STALE.
 	UpstreamAuthoritative bool `yaml:"upstream_authoritative"`
 }

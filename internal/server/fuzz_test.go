@@ -8,7 +8,7 @@ import (
 )
 
 // FuzzParseRange checks that any Range header yields a range inside the
-// blob or a whole-blob or unsatisfiable answer, never one past the end.
+// blob or a whole-blob or unsatisfiable result, never one past the end.
 func FuzzParseRange(f *testing.F) {
 	for _, seed := range []string{"bytes=0-1", "bytes=-5", "bytes=7-", "bytes=0-1,2-3", "bytes=9-2", "bytes=--1"} {
 		f.Add(seed, int64(10))

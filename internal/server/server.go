@@ -14,7 +14,7 @@ import (
 	"github.com/pullcache/pullcache/internal/cache"
 )
 
-// Upstream is a configured upstream as the router sees it.
+// Upstream is the router's view of a configured upstream.
 type Upstream struct {
 	Name    string // the registry host clients name, such as docker.io
 	Default bool   // requests that name no registry go here

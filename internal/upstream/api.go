@@ -10,7 +10,8 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// Descriptor is what a manifest or blob HEAD (or GET) reports.
+// Descriptor is the media type, digest and size that a manifest or blob
+// HEAD (or GET) reports.
 // Digest is empty when the registry sent no Docker-Content-Digest on a HEAD.
 type Descriptor struct {
 	MediaType string
@@ -43,7 +44,7 @@ const (
 	// KindNotFound: 404 for a manifest, blob or repository.
 	KindNotFound
 	// KindDenied: 401/403 for one repository after auth succeeded (Docker
-	// Hub also answers this for repositories that do not exist).
+	// Hub also returns this for repositories that do not exist).
 	KindDenied
 	// KindCredentialsRejected: the token service or a Basic-auth registry
 	// refused the configured credentials.

@@ -221,12 +221,12 @@ func (a hostAuth) matches(u *url.URL) bool {
 
 // authTransport sets Authorization per request, inside the redirect loop of
 // http.Client. http.Client keeps the header on redirects within the original
-// domain and its subdomains. Adding it here instead sends it only to the
-// scheme and host:port that issued the challenge, so a CDN on a subdomain
-// never receives it, and never on a redirect hop: a registry redirects a
-// blob to a presigned URL that carries its own signature, even when the
-// Location is relative to the registry's own host, and object stores
-// reject such a request when it also carries Authorization.
+// domain and its subdomains. Adding it here sends it only to the scheme and
+// host:port that issued the challenge, so a CDN on a subdomain never
+// receives it. It is never sent on a redirect hop either, because a registry
+// redirects a blob to a presigned URL that carries its own signature, even
+// when the Location is on the registry's own host. Object stores reject such
+// a request when it also carries Authorization.
 type authTransport struct {
 	base http.RoundTripper
 }

@@ -20,7 +20,7 @@ import (
 // 1 s and 3 s, so a failing request can take about 5 s per HEAD or GET.
 const toolTimeout = 60 * time.Second
 
-// installHint tells how to get the registry clients these tests run.
+// installHint returns how to install the registry clients these tests run.
 const installHint = "install it with: sudo bash scripts/install-test-tools.sh"
 
 // requireTool skips the test when the named client is not on PATH, or
