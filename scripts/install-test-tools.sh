@@ -7,7 +7,19 @@ set -euo pipefail
 
 bin="${PULLCACHE_TOOLS_BIN:-/usr/local/bin}"
 
-apt_packages=(skopeo iproute2 util-linux ca-certificates)
+# One package a line, so that features add their tools without touching each other's lines.
+apt_packages=(
+  skopeo
+  iproute2
+  util-linux
+  ca-certificates
+  docker-registry
+  containerd
+  podman
+  buildah
+  chromium
+  systemd
+)
 missing=()
 for package in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'ok installed' || missing+=("$package")
@@ -39,6 +51,8 @@ fi
 go_tools=(
   "crane github.com/google/go-containerregistry/cmd/crane v0.22.1"
   "staticcheck honnef.co/go/tools/cmd/staticcheck v0.8.2"
+  "regctl github.com/regclient/regclient/cmd/regctl v0.11.7"
+  "versitygw github.com/versity/versitygw/cmd/versitygw v1.8.0"
 )
 mkdir -p "$bin"
 for tool in "${go_tools[@]}"; do
