@@ -117,8 +117,7 @@ func (c *Cache) fetchManifest(ctx context.Context, remote Remote, repo, ref stri
 	}
 	defer release()
 
-	m, err := remote.Client.GetManifest(ctx, repo, ref)
-	c.recordUpstreamResult(name, err)
+	m, err := c.getManifest(ctx, remote, repo, ref)
 	if err != nil {
 		return manifestRecord{}, c.mapNotFound(err, ErrManifestUnknown)
 	}
