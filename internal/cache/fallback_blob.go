@@ -127,3 +127,17 @@ func (s *storeSink) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// headBlobFromFallbacks returns a blob's size from the first fallback whose
+// HEAD answers, for a client HEAD the upstream failed. The size is not
+// verified here; the GET that follows verifies the bytes.
+func (c *Cache) headBlobFromFallbacks(ctx context.Context, remote Remote, repo string, d digest.Digest) (int64, bool) {
+	for _, fb := range fallbacksFor(remote, repo) {
+		fallbackRepo, _ := fb.repository(repo)
+		desc, err := fb.Client.HeadBlob(ctx, fallbackRepo, d)
+		if err == nil && desc.Size >= 0 {
+			return desc.Size, true
+		}
+	}
+	return 0, false
+}

@@ -344,3 +344,28 @@ func TestQuotaReserve(t *testing.T) {
 		}
 	})
 }
+
+func TestHeadFallsBackForDigests(t *testing.T) {
+	f := newFallbackFixture(t, 0, fallbackSpec{name: "mirror"})
+	body := manifestBody(1)
+	d := f.up.putManifest(testRepo, "v1", mediaTypeOCI, body)
+	f.fallbacks[0].putManifest(testRepo, "", mediaTypeOCI, body)
+	data := bytes.Repeat([]byte{4}, 1000)
+	bd := f.up.putBlob(data)
+	f.fallbacks[0].putBlob(data)
+	for _, method := range []string{"HeadManifest", "GetManifest", "HeadBlob", "GetBlob"} {
+		f.up.setErr(method, unavailableErr())
+	}
+
+	res, err := f.cache.HeadManifest(context.Background(), testUpstream, testRepo, d.String())
+	if err != nil || res.Digest != d || res.Size != int64(len(body)) {
+		t.Errorf("HEAD manifest by digest: %+v, %v; want %s from the fallback", res, err, d)
+	}
+	size, status, err := f.cache.HeadBlob(context.Background(), testUpstream, testRepo, bd)
+	if err != nil || size != int64(len(data)) || status != StatusMiss {
+		t.Errorf("HEAD blob: size %d status %s err %v; want %d MISS", size, status, err, len(data))
+	}
+	if _, err := f.cache.HeadManifest(context.Background(), testUpstream, testRepo, "v1"); upstream.KindOf(err) != upstream.KindUnavailable {
+		t.Errorf("HEAD of an unstored tag = %v, want the upstream's failure: a fallback never resolves a tag", err)
+	}
+}

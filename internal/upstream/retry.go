@@ -27,6 +27,12 @@ const (
 	// stored copy or tries a fallback instead of holding the client.
 	DefaultRetryMaxDelay = 10 * time.Second
 
+	// DefaultRetryMaxElapsed bounds the time one request spends in tries
+	// and waits before a retry is no longer started. A request that timed
+	// out after the 60-second idle limit is therefore not tried again: a
+	// stored copy served now beats a fresh one minutes later.
+	DefaultRetryMaxElapsed = 15 * time.Second
+
 	// DefaultAbuseBackoff is how long every request to an upstream waits
 	// after its abuse-limit 429 when the response names no Retry-After.
 	// Docker Hub counts that limit per minute.
@@ -48,6 +54,10 @@ type RetryOptions struct {
 	// MaxDelay caps one wait, Retry-After included. 0 means
 	// DefaultRetryMaxDelay.
 	MaxDelay time.Duration
+
+	// MaxElapsed is the time after the first try, waits included, past
+	// which no retry starts. 0 means DefaultRetryMaxElapsed.
+	MaxElapsed time.Duration
 
 	// AbuseBackoff is how long every request to the upstream waits after
 	// an abuse-limit 429 without Retry-After. 0 means DefaultAbuseBackoff.
@@ -88,6 +98,9 @@ func (o *RetryOptions) setDefaults() {
 	if o.MaxDelay <= 0 {
 		o.MaxDelay = DefaultRetryMaxDelay
 	}
+	if o.MaxElapsed <= 0 {
+		o.MaxElapsed = DefaultRetryMaxElapsed
+	}
 	if o.AbuseBackoff <= 0 {
 		o.AbuseBackoff = DefaultAbuseBackoff
 	}
@@ -112,7 +125,8 @@ type retryDecision struct {
 }
 
 // decideRetry is the retry policy: a pure function of the request method,
-// the number of tries made so far, the failure and a jitter in [0, 1).
+// the number of tries made so far, the time since the first try started,
+// the failure and a jitter in [0, 1).
 //
 //   - Only GET and HEAD are retried; pullcache sends nothing else through
 //     the retry path, but the rule keeps it safe if that changes.
@@ -123,8 +137,9 @@ type retryDecision struct {
 //   - The abuse-limit 429 holds every request to the upstream for
 //     Retry-After (else AbuseBackoff), and this one is retried after it.
 //   - Any other 429 is retried after Retry-After, else with backoff.
-//   - A wait longer than MaxDelay is not made: the failure is returned.
-func decideRetry(o RetryOptions, method string, attempts int, err error, jitter float64) retryDecision {
+//   - A wait longer than MaxDelay, or one that would end past MaxElapsed,
+//     is not made: the failure is returned.
+func decideRetry(o RetryOptions, method string, attempts int, elapsed time.Duration, err error, jitter float64) retryDecision {
 	var e *Error
 	if !errors.As(err, &e) || errors.Is(err, errTooManyRedirects) {
 		// ctx.Err(), a redirect loop, and anything else that a retry
@@ -152,7 +167,7 @@ func decideRetry(o RetryOptions, method string, attempts int, err error, jitter 
 	}
 
 	idempotent := method == http.MethodGet || method == http.MethodHead
-	d.retry = idempotent && attempts < o.MaxAttempts && d.delay <= o.MaxDelay
+	d.retry = idempotent && attempts < o.MaxAttempts && d.delay <= o.MaxDelay && elapsed+d.delay <= o.MaxElapsed
 	return d
 }
 
@@ -194,6 +209,7 @@ func (g *backoffGate) remaining(now time.Time) time.Duration {
 // 200, so a retry never follows a body the caller has read from.
 func (r *Registry) withRetries(ctx context.Context, req request, attempt func(context.Context, request) (*http.Response, error)) (*http.Response, error) {
 	o := r.opts.Retry
+	start := r.now()
 	for tries := 1; ; tries++ {
 		if err := r.waitForGate(ctx); err != nil {
 			return nil, err
@@ -204,7 +220,7 @@ func (r *Registry) withRetries(ctx context.Context, req request, attempt func(co
 			return resp, nil
 		}
 
-		d := decideRetry(o, req.method, tries, err, o.Jitter())
+		d := decideRetry(o, req.method, tries, r.now().Sub(start), err, o.Jitter())
 		if d.hold {
 			r.gate.extend(r.now().Add(d.holdFor))
 			r.log.Warn("upstream abuse limit reached; holding every request to it",

@@ -22,6 +22,7 @@ func TestDecideRetry(t *testing.T) {
 		name     string
 		method   string
 		attempts int
+		elapsed  time.Duration
 		err      error
 		jitter   float64
 		want     retryDecision
@@ -40,6 +41,12 @@ func TestDecideRetry(t *testing.T) {
 		{name: "timeout", method: http.MethodGet, attempts: 1,
 			err:  &Error{Kind: KindUnavailable, Err: fmt.Errorf("no response headers: %w", errIdleTimeout)},
 			want: retryDecision{retry: true, delay: 125 * time.Millisecond}},
+		{name: "timeout after the idle limit", method: http.MethodGet, attempts: 1, elapsed: time.Minute,
+			err:  &Error{Kind: KindUnavailable, Err: fmt.Errorf("no response headers: %w", errIdleTimeout)},
+			want: retryDecision{delay: 125 * time.Millisecond}},
+		{name: "wait would end past the budget", method: http.MethodGet, attempts: 1, elapsed: 14 * time.Second,
+			err:  &Error{Kind: KindUnavailable, Status: 503, RetryAfter: 2 * time.Second},
+			want: retryDecision{delay: 2 * time.Second}},
 		{name: "Retry-After within the cap", method: http.MethodGet, attempts: 1,
 			err:  &Error{Kind: KindUnavailable, Status: 503, RetryAfter: 7 * time.Second},
 			want: retryDecision{retry: true, delay: 7 * time.Second}},
@@ -72,7 +79,7 @@ func TestDecideRetry(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := decideRetry(o, tt.method, tt.attempts, tt.err, tt.jitter)
+			got := decideRetry(o, tt.method, tt.attempts, tt.elapsed, tt.err, tt.jitter)
 			if got != tt.want {
 				t.Errorf("decideRetry = %+v, want %+v", got, tt.want)
 			}
