@@ -369,3 +369,25 @@ func TestHeadFallsBackForDigests(t *testing.T) {
 		t.Errorf("HEAD of an unstored tag = %v, want the upstream's failure: a fallback never resolves a tag", err)
 	}
 }
+
+func TestMovedTagFromFallbackWhenGetRefused(t *testing.T) {
+	f := newFallbackFixture(t, 0, fallbackSpec{name: "mirror"})
+	old := f.up.putManifest(testRepo, "v1", mediaTypeOCI, manifestBody(1))
+	f.get(t, "v1")
+	body := manifestBody(2)
+	moved := f.up.putManifest(testRepo, "v1", mediaTypeOCI, body)
+	f.up.setErr("GetManifest", quotaErr())
+	f.clock.Advance(2 * time.Minute)
+
+	res := f.get(t, "v1")
+	if res.Status != StatusStale || res.Digest != old {
+		t.Errorf("without the new digest at the fallback: %s %s, want STALE %s", res.Status, res.Digest, old)
+	}
+
+	f.fallbacks[0].putManifest(testRepo, "", mediaTypeOCI, body)
+	f.clock.Advance(2 * time.Minute)
+	res = f.get(t, "v1")
+	if res.Status != StatusMiss || res.Digest != moved {
+		t.Errorf("with the new digest at the fallback: %s %s, want MISS %s", res.Status, res.Digest, moved)
+	}
+}
