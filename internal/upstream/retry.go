@@ -187,13 +187,16 @@ type backoffGate struct {
 	until time.Time
 }
 
-// extend moves the end of the hold to at least until.
-func (g *backoffGate) extend(until time.Time) {
+// extend moves the end of the hold to at least until. It reports whether
+// no hold was in force at now, so that a new hold is logged once.
+func (g *backoffGate) extend(now, until time.Time) (started bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	started = !now.Before(g.until)
 	if until.After(g.until) {
 		g.until = until
 	}
+	return started
 }
 
 // remaining returns how long requests must still wait at now.
@@ -221,8 +224,7 @@ func (r *Registry) withRetries(ctx context.Context, req request, attempt func(co
 		}
 
 		d := decideRetry(o, req.method, tries, r.now().Sub(start), err, o.Jitter())
-		if d.hold {
-			r.gate.extend(r.now().Add(d.holdFor))
+		if d.hold && r.gate.extend(r.now(), r.now().Add(d.holdFor)) {
 			r.log.Warn("upstream abuse limit reached; holding every request to it",
 				slog.Duration("for", d.holdFor), slog.String("kind", req.kind))
 		}
