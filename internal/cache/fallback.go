@@ -80,9 +80,9 @@ func fallbacksFor(remote Remote, repo string) []Fallback {
 	return out
 }
 
-// quotaSpent reports whether the upstream's last response said no pulls
-// are left in a window that has not ended, so a manifest GET would only
-// be refused.
+// quotaSpent reports whether the upstream's last response reported no
+// pulls left in a window that has not ended, so a manifest GET would only
+// be rejected.
 func (c *Cache) quotaSpent(remote Remote) bool {
 	rl, ok := remote.Client.RateLimit()
 	return ok && rl.Remaining == 0 && c.rateLimitCurrent(rl)
@@ -155,7 +155,7 @@ func (c *Cache) manifestFromFallbacks(ctx context.Context, remote Remote, source
 }
 
 // resolveDigest returns the digest ref names: ref itself when it is a
-// digest, else the upstream's answer to a HEAD, else the stored tag.
+// digest, else the digest from an upstream HEAD, else the stored tag.
 func (c *Cache) resolveDigest(ctx context.Context, remote Remote, repo, ref string) (digest.Digest, string, error) {
 	if d, err := digest.Parse(ref); err == nil {
 		return d, "", nil
@@ -235,7 +235,7 @@ func fallbackOutcome(err error) string {
 	case errors.Is(err, ErrDigestMismatch), upstream.KindOf(err) == upstream.KindInvalid:
 		return FallbackMismatch
 	case upstream.KindOf(err) == upstream.KindNotFound, upstream.KindOf(err) == upstream.KindDenied:
-		// A registry answers 401 for a repository it does not have, as
+		// A registry returns 401 for a repository it does not have, as
 		// Docker Hub does.
 		return FallbackNotFound
 	default:

@@ -14,10 +14,9 @@ import (
 
 // transferBlobFromFallbacks fetches a blob that the upstream failed to send
 // from the fallbacks in order. Unlike an upstream transfer, a fallback's
-// bytes reach clients only after their digest verified: until then the
-// fetch reports no size and no bytes, so a source that sends wrong bytes
-// can be skipped and the next one tried without any client having read
-// from it.
+// bytes reach clients only after their digest verified. Until then the
+// fetch reports no size and no bytes. So a source that sends wrong bytes
+// can be skipped, and the next one tried, before any client read from it.
 func (c *Cache) transferBlobFromFallbacks(ctx context.Context, remote Remote, repo string, f *blobFetch, upstreamErr error) error {
 	name := remote.Client.Name()
 	var failures []string
@@ -129,8 +128,8 @@ func (s *storeSink) Write(p []byte) (int, error) {
 }
 
 // headBlobFromFallbacks returns a blob's size from the first fallback whose
-// HEAD answers, for a client HEAD the upstream failed. The size is not
-// verified here; the GET that follows verifies the bytes.
+// HEAD succeeds, for a client HEAD the upstream failed. The size is not
+// verified here, but the GET that follows verifies the bytes.
 func (c *Cache) headBlobFromFallbacks(ctx context.Context, remote Remote, repo string, d digest.Digest) (int64, bool) {
 	for _, fb := range fallbacksFor(remote, repo) {
 		fallbackRepo, _ := fb.repository(repo)

@@ -85,8 +85,8 @@ func newFallbackFixture(t *testing.T, reserve int, specs ...fallbackSpec) *fallb
 	return ff
 }
 
-// putBadManifest makes a fake answer GETs of digest d in repo with body,
-// whose digest is not d.
+// putBadManifest makes a fake return body for GETs of digest d in repo,
+// although the digest of body is not d.
 func (f *fakeUpstream) putBadManifest(repo string, d digest.Digest, body []byte) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -112,7 +112,7 @@ func (o *RetryOptions) setDefaults() {
 	}
 }
 
-// retryDecision is what to do after one failed try.
+// retryDecision is the action after one failed try.
 type retryDecision struct {
 	// retry: try the request again after delay.
 	retry bool
@@ -162,7 +162,7 @@ func decideRetry(o RetryOptions, method string, attempts int, elapsed time.Durat
 		}
 		d.delay = d.holdFor
 	default:
-		// KindQuota and every answer that would not change on a retry.
+		// KindQuota and every response that would not change on a retry.
 		return retryDecision{}
 	}
 
@@ -208,7 +208,7 @@ func (g *backoffGate) remaining(now time.Time) time.Duration {
 
 // withRetries makes one registry request with the retry policy: it waits
 // while the upstream's abuse-limit hold lasts, tries, and tries again as
-// decideRetry says. attempt returns the response only when its status is
+// decideRetry decides. attempt returns the response only when its status is
 // 200, so a retry never follows a body the caller has read from.
 func (r *Registry) withRetries(ctx context.Context, req request, attempt func(context.Context, request) (*http.Response, error)) (*http.Response, error) {
 	o := r.opts.Retry

@@ -247,8 +247,8 @@ func TestAbuseLimitHoldsEveryRequest(t *testing.T) {
 	var retries []RetryInfo
 	reg := newTestRegistry(t, hub.URL(), withRecordedSleep(sleeps, &retries))
 
-	// A GET: the abuse limit is told apart by its short body, which a HEAD
-	// response cannot carry.
+	// A GET, because the abuse limit is recognised by its short body, which
+	// a HEAD response cannot carry.
 	if _, err := reg.GetManifest(context.Background(), std.Alpine.Repo, std.Alpine.Tag); err != nil {
 		t.Fatalf("GET after one abuse-limit 429: %v", err)
 	}

@@ -15,9 +15,8 @@ import (
 	"github.com/pullcache/pullcache/internal/upstream"
 )
 
-// spendQuota starts the mirror in front of a hub whose anonymous limit is
-// one pull and spends that pull through the mirror, so that the hub
-// refuses every later manifest GET while it still answers HEADs. It then
+// spendQuota spends, through the mirror, the one pull that the hub's
+// anonymous limit allows, so that the hub rejects every later manifest GET while it still serves HEADs. It then
 // zeroes the hub's counters.
 func spendQuota(t *testing.T, hub *testHub, m *mirror) {
 	t.Helper()
@@ -42,8 +41,8 @@ func fallbackYAML(entries ...string) string {
 	return b.String()
 }
 
-// checkNoPrimaryPull checks that the primary answered no manifest GET
-// with 200: every one it saw was refused for the spent quota.
+// checkNoPrimaryPull checks that the primary returned 200 to no manifest
+// GET, because it rejected every one for the spent quota.
 func checkNoPrimaryPull(t *testing.T, hub *testHub) {
 	t.Helper()
 	stats := hub.Stats()
