@@ -47,6 +47,8 @@ func buildFallbacks(ctx context.Context, resolver *secret.Resolver, cfg config.C
 			fb.Repositories = append(fb.Repositories, p)
 		}
 		out = append(out, fb)
+		log.Info("fallback configured", slog.String("upstream", u.Name), slog.String("fallback", client.Name()),
+			slog.String("path_prefix", fb.PathPrefix), slog.Any("repositories", f.Repositories))
 	}
 	return out, nil
 }

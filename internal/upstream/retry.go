@@ -136,6 +136,9 @@ type retryDecision struct {
 //     with jittered exponential backoff, or after Retry-After.
 //   - The abuse-limit 429 holds every request to the upstream for
 //     Retry-After (else AbuseBackoff), and this one is retried after it.
+//     A 429 to a HEAD counts as the abuse limit unless it carries the
+//     quota's marks: a HEAD response has no body to tell them apart by,
+//     and Docker Hub's pull quota never applies to a HEAD.
 //   - Any other 429 is retried after Retry-After, else with backoff.
 //   - A wait longer than MaxDelay, or one that would end past MaxElapsed,
 //     is not made: the failure is returned.
@@ -147,8 +150,13 @@ func decideRetry(o RetryOptions, method string, attempts int, elapsed time.Durat
 		return retryDecision{}
 	}
 
+	kind := e.Kind
+	if kind == KindTooManyRequests && method == http.MethodHead {
+		kind = KindAbuseLimit
+	}
+
 	var d retryDecision
-	switch e.Kind {
+	switch kind {
 	case KindUnavailable, KindTooManyRequests:
 		d.delay = e.RetryAfter
 		if d.delay <= 0 {
