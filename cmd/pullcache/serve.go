@@ -234,7 +234,11 @@ func buildUpstreams(ctx context.Context, cfg config.Config, log *slog.Logger) (m
 		if err != nil {
 			return nil, nil, fmt.Errorf("upstreams[%d] (%s): %w", i, u.Name, err)
 		}
-		remotes[u.Name] = cache.Remote{Client: client, TagTTL: cfg.TagTTLFor(u), QuotaReserve: u.QuotaReserve}
+		fallbacks, err := buildFallbacks(ctx, resolver, cfg, i, u, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		remotes[u.Name] = cache.Remote{Client: client, TagTTL: cfg.TagTTLFor(u), QuotaReserve: u.QuotaReserve, Fallbacks: fallbacks}
 		routes = append(routes, server.Upstream{Name: u.Name, Default: u.Default, DockerHub: u.IsDockerHub()})
 	}
 	return remotes, routes, nil

@@ -182,6 +182,11 @@ func (c *Cache) HeadBlob(ctx context.Context, upstreamName, repo string, d diges
 
 	desc, err := remote.Client.HeadBlob(ctx, repo, d)
 	c.recordUpstreamResult(upstreamName, err)
+	if err != nil && fallbackWorthy(err) {
+		if size, ok := c.headBlobFromFallbacks(ctx, remote, repo, d); ok {
+			return size, StatusMiss, nil
+		}
+	}
 	if err != nil {
 		return 0, "", c.mapNotFound(err, ErrBlobUnknown)
 	}

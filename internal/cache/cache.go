@@ -49,10 +49,14 @@ type Remote struct {
 	// TagTTL is how long a stored tag is served without asking upstream.
 	// Zero revalidates on every request.
 	TagTTL time.Duration
-	// QuotaReserve holds back manifest GETs for moved tags (serving the
-	// stored digest as STALE) while the upstream reports this many pulls
-	// left or fewer. Zero disables it.
+	// QuotaReserve holds back manifest GETs for moved tags while the
+	// upstream reports this many pulls left or fewer: the new digest comes
+	// from a fallback, else the stored one is served as STALE. At zero it
+	// applies only once no pull is left.
 	QuotaReserve int
+	// Fallbacks serve this upstream's content by digest when it fails, in
+	// order.
+	Fallbacks []Fallback
 }
 
 // Options configures a Cache. Store, SpoolDir and Remotes are required.
@@ -74,6 +78,8 @@ type Options struct {
 	FetchQueueWait time.Duration
 	Logger         *slog.Logger // nil discards logs
 	Clock          func() time.Time
+	// Observer receives fallback and quota reserve events; nil records nothing.
+	Observer Observer
 }
 
 // Cache is safe for concurrent use.
@@ -87,6 +93,7 @@ type Cache struct {
 	queueWait       time.Duration
 	log             *slog.Logger
 	now             func() time.Time
+	observer        Observer
 
 	mu        sync.Mutex
 	blobs     map[digest.Digest]*blobFetch
@@ -127,6 +134,9 @@ func New(o Options) (*Cache, error) {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
+	if o.Observer == nil {
+		o.Observer = nopObserver{}
+	}
 
 	c := &Cache{
 		store:           o.Store,
@@ -138,6 +148,7 @@ func New(o Options) (*Cache, error) {
 		queueWait:       o.FetchQueueWait,
 		log:             o.Logger,
 		now:             o.Clock,
+		observer:        o.Observer,
 		blobs:           make(map[digest.Digest]*blobFetch),
 		breakers:        make(map[string]*breaker),
 	}

@@ -228,6 +228,9 @@ func (c *Cache) transferBlob(ctx context.Context, remote Remote, repo string, f 
 
 	body, size, err := remote.Client.GetBlob(ctx, repo, f.digest)
 	c.recordUpstreamResult(name, err)
+	if err != nil && fallbackWorthy(err) && len(fallbacksFor(remote, repo)) > 0 {
+		return c.transferBlobFromFallbacks(ctx, remote, repo, f, err)
+	}
 	if err != nil {
 		return c.mapNotFound(err, ErrBlobUnknown)
 	}

@@ -79,6 +79,10 @@ func (c *Cache) HeadManifest(ctx context.Context, upstreamName, repo, ref string
 
 	desc, err := remote.Client.HeadManifest(ctx, repo, ref)
 	c.recordUpstreamResult(upstreamName, err)
+	if err != nil && digestErr == nil && fallbackWorthy(err) && len(fallbacksFor(remote, repo)) > 0 {
+		// A digest the fallbacks may hold: fetch and store it from them.
+		return c.GetManifest(ctx, upstreamName, repo, ref)
+	}
 	if err != nil {
 		return ManifestResult{}, c.mapNotFound(err, ErrManifestUnknown)
 	}
@@ -117,8 +121,7 @@ func (c *Cache) fetchManifest(ctx context.Context, remote Remote, repo, ref stri
 	}
 	defer release()
 
-	m, err := remote.Client.GetManifest(ctx, repo, ref)
-	c.recordUpstreamResult(name, err)
+	m, err := c.getManifest(ctx, remote, repo, ref)
 	if err != nil {
 		return manifestRecord{}, c.mapNotFound(err, ErrManifestUnknown)
 	}

@@ -106,9 +106,8 @@ func (c *Cache) refreshTag(ctx context.Context, remote Remote, repo, tag string)
 		return tagResult{rec: storedManifest, status: StatusRevalidated}, nil
 	}
 
-	if rl, ok := remote.Client.RateLimit(); ok && remote.QuotaReserve > 0 && rl.Remaining <= remote.QuotaReserve {
-		return stale(fmt.Errorf("tag moved to %s, but upstream %s has %d pulls left and %d are held in reserve",
-			desc.Digest, name, rl.Remaining, remote.QuotaReserve))
+	if c.reserveHolds(remote) {
+		return c.answerFromReserve(ctx, remote, repo, tag, desc.Digest, desc.MediaType, stale)
 	}
 	res, err := c.fetchTag(ctx, remote, repo, tag)
 	if err != nil {

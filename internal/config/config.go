@@ -101,8 +101,7 @@ type Upstream struct {
 	Allow        []string `yaml:"allow,omitempty"`
 	Deny         []string `yaml:"deny,omitempty"`
 	QuotaReserve int      `yaml:"quota_reserve"`
-	// Fallbacks serve content by digest when this upstream cannot. Not
-	// supported yet.
+	// Fallbacks serve content by digest when this upstream cannot.
 	Fallbacks []Fallback `yaml:"fallbacks,omitempty"`
 }
 

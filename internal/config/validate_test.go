@@ -79,7 +79,7 @@ func TestValidateMessages(t *testing.T) {
 		{"docker config", func(c *Config) { c.Upstreams[0].DockerConfig = true }, "upstreams[0].docker_config: not supported yet"},
 		{"allow", func(c *Config) { c.Upstreams[0].Allow = []string{"library/*"} }, "upstreams[0].allow: not supported yet"},
 		{"deny", func(c *Config) { c.Upstreams[0].Deny = []string{} }, "upstreams[0].deny: not supported yet"},
-		{"fallbacks", func(c *Config) { c.Upstreams[0].Fallbacks = []Fallback{{URL: "https://mirror.gcr.io"}} }, "upstreams[0].fallbacks: not supported yet"},
+		{"fallback without URL", func(c *Config) { c.Upstreams[0].Fallbacks = []Fallback{{}} }, "upstreams[0].fallbacks[0].url: missing URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -67,9 +67,7 @@ func checkUpstream(p *problems, path string, u Upstream) {
 	if u.Deny != nil {
 		p.add(path+".deny", "not supported yet; remove it to serve every repository")
 	}
-	if u.Fallbacks != nil {
-		p.add(path+".fallbacks", "not supported yet; remove them")
-	}
+	checkFallbacks(p, path+".fallbacks", u.Fallbacks)
 }
 
 // checkUpstreamName requires a name that a client can put first in an image

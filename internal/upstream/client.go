@@ -34,6 +34,9 @@ type Registry struct {
 	challenge challenge
 	tokens    map[string]cachedToken // by scope
 
+	// gate holds every request while the abuse limit lasts.
+	gate backoffGate
+
 	rateMu        sync.Mutex
 	rateLimit     RateLimit
 	rateLimitSeen bool

@@ -326,11 +326,13 @@ func newFakeClock() *fakeClock {
 	return testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
-// newTestRegistry returns a client for url with short timeouts.
+// newTestRegistry returns a client for url with short timeouts. Its
+// retries do not wait.
 func newTestRegistry(t *testing.T, url string, edit ...func(*Options)) *Registry {
 	t.Helper()
 
-	o := Options{Name: "test", URL: url, ConnectTimeout: 2 * time.Second, IdleReadTimeout: 5 * time.Second}
+	o := Options{Name: "test", URL: url, ConnectTimeout: 2 * time.Second, IdleReadTimeout: 5 * time.Second,
+		Retry: RetryOptions{Sleep: func(context.Context, time.Duration) error { return nil }}}
 	for _, e := range edit {
 		e(&o)
 	}

@@ -83,6 +83,9 @@ type Options struct {
 
 	// OnResponse, when set, is called once per HTTP exchange, for metrics.
 	OnResponse func(ResponseInfo)
+
+	// Retry configures retries of failed GET and HEAD requests.
+	Retry RetryOptions
 }
 
 // ResponseInfo describes one HTTP exchange with the upstream or its token
@@ -128,6 +131,7 @@ func (o *Options) setDefaults() {
 	if o.Credentials == nil {
 		o.Credentials = anonymous
 	}
+	o.Retry.setDefaults()
 }
 
 func anonymous(context.Context) (string, string, error) { return "", "", nil }

@@ -32,9 +32,15 @@ type exchange struct {
 }
 
 // send makes an authenticated registry request and returns the response
-// when its status is 200. Any other outcome is an *Error, or ctx.Err() when
-// ctx ends. The caller closes the body.
+// when its status is 200, retrying as the retry policy says. Any other
+// outcome is an *Error, or ctx.Err() when ctx ends. The caller closes the
+// body.
 func (r *Registry) send(ctx context.Context, req request) (*http.Response, error) {
+	return r.withRetries(ctx, req, r.sendAttempt)
+}
+
+// sendAttempt is one try of send.
+func (r *Registry) sendAttempt(ctx context.Context, req request) (*http.Response, error) {
 	cred, resp, err := r.sendOnce(ctx, req)
 	if err != nil {
 		return nil, err

@@ -77,6 +77,9 @@ type mirrorConfig struct {
 	// tagTTL is cache.tag_ttl as YAML, such as "5m" or "0". Empty means
 	// pullcache's default.
 	tagTTL string
+	// upstreamYAML is added to the docker.io upstream's entry: whole
+	// lines, indented by four spaces.
+	upstreamYAML string
 }
 
 // mirror is a pullcache process serving from a data directory that
@@ -201,6 +204,7 @@ func (m *mirror) configYAML(addr, adminAddr string, cfg mirrorConfig) string {
 		fmt.Fprintf(&b, "cache:\n  tag_ttl: %s\n", cfg.tagTTL)
 	}
 	fmt.Fprintf(&b, "upstreams:\n  - name: docker.io\n    url: %s\n    default: true\n", m.hubURL)
+	b.WriteString(cfg.upstreamYAML)
 	return b.String()
 }
 

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+
+	"github.com/pullcache/pullcache/internal/cache"
+	"github.com/pullcache/pullcache/internal/config"
+	"github.com/pullcache/pullcache/internal/repoglob"
+	"github.com/pullcache/pullcache/internal/secret"
+	"github.com/pullcache/pullcache/internal/upstream"
+)
+
+// buildFallbacks creates a client per fallback of u. Their credential
+// references are resolved once here, like an upstream's, so a broken one
+// stops start-up with a message naming it.
+func buildFallbacks(ctx context.Context, resolver *secret.Resolver, cfg config.Config, index int, u config.Upstream, log *slog.Logger) ([]cache.Fallback, error) {
+	var out []cache.Fallback
+	for j, f := range u.Fallbacks {
+		where := fmt.Sprintf("upstreams[%d].fallbacks[%d] (%s)", index, j, f.URL)
+
+		credentials := credentialsFunc(resolver, config.Upstream{Username: f.Username, Password: f.Password})
+		if _, _, err := credentials(ctx); err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		client, err := upstream.New(upstream.Options{
+			Name:            fallbackName(f.URL),
+			URL:             f.URL,
+			Credentials:     credentials,
+			ConnectTimeout:  u.Timeouts.Connect,
+			IdleReadTimeout: u.Timeouts.IdleRead,
+			MaxManifestSize: int64(cfg.Limits.MaxManifestSize),
+			Logger:          log.With(slog.String("fallback_of", u.Name)),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+
+		fb := cache.Fallback{Client: client, PathPrefix: f.FallbackPrefix()}
+		for _, glob := range f.Repositories {
+			p, err := repoglob.Compile(glob)
+			if err != nil {
+				return nil, fmt.Errorf("%s: repositories: %w", where, err)
+			}
+			fb.Repositories = append(fb.Repositories, p)
+		}
+		out = append(out, fb)
+		log.Info("fallback configured", slog.String("upstream", u.Name), slog.String("fallback", client.Name()),
+			slog.String("path_prefix", fb.PathPrefix), slog.Any("repositories", f.Repositories))
+	}
+	return out, nil
+}
+
+// fallbackName names a fallback in logs, errors and metrics by its host,
+// such as mirror.gcr.io.
+func fallbackName(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return raw
+	}
+	return u.Host
+}
