@@ -74,6 +74,11 @@ type Options struct {
 	FetchQueueWait time.Duration
 	Logger         *slog.Logger // nil discards logs
 	Clock          func() time.Time
+	// Access learns which stored objects are read and written, for
+	// eviction; nil records nothing.
+	Access AccessRecorder
+	// WriteErrors counts failed store writes; nil counts nothing.
+	WriteErrors WriteObserver
 }
 
 // Cache is safe for concurrent use.
@@ -87,6 +92,8 @@ type Cache struct {
 	queueWait       time.Duration
 	log             *slog.Logger
 	now             func() time.Time
+	access          AccessRecorder
+	writes          *writeFailures
 
 	mu        sync.Mutex
 	blobs     map[digest.Digest]*blobFetch
@@ -127,6 +134,12 @@ func New(o Options) (*Cache, error) {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
+	if o.Access == nil {
+		o.Access = noAccessRecorder{}
+	}
+	if o.WriteErrors == nil {
+		o.WriteErrors = noWriteObserver{}
+	}
 
 	c := &Cache{
 		store:           o.Store,
@@ -138,6 +151,8 @@ func New(o Options) (*Cache, error) {
 		queueWait:       o.FetchQueueWait,
 		log:             o.Logger,
 		now:             o.Clock,
+		access:          o.Access,
+		writes:          &writeFailures{log: o.Logger, observer: o.WriteErrors, now: o.Clock},
 		blobs:           make(map[digest.Digest]*blobFetch),
 		breakers:        make(map[string]*breaker),
 	}
