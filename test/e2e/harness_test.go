@@ -77,6 +77,9 @@ type mirrorConfig struct {
 	// tagTTL is cache.tag_ttl as YAML, such as "5m" or "0". Empty means
 	// pullcache's default.
 	tagTTL string
+	// cache holds more keys of the cache section as YAML lines, such as
+	// "  max_size: 1MiB\n".
+	cache string
 }
 
 // mirror is a pullcache process serving from a data directory that
@@ -197,9 +200,13 @@ func (m *mirror) configYAML(addr, adminAddr string, cfg mirrorConfig) string {
 	fmt.Fprintf(&b, "listen: %s\n", addr)
 	fmt.Fprintf(&b, "admin_listen: %s\n", adminAddr)
 	fmt.Fprintf(&b, "storage:\n  filesystem:\n    root: %s\n", m.dataDir)
-	if cfg.tagTTL != "" {
-		fmt.Fprintf(&b, "cache:\n  tag_ttl: %s\n", cfg.tagTTL)
+	if cfg.tagTTL != "" || cfg.cache != "" {
+		b.WriteString("cache:\n")
 	}
+	if cfg.tagTTL != "" {
+		fmt.Fprintf(&b, "  tag_ttl: %s\n", cfg.tagTTL)
+	}
+	b.WriteString(cfg.cache)
 	fmt.Fprintf(&b, "upstreams:\n  - name: docker.io\n    url: %s\n    default: true\n", m.hubURL)
 	return b.String()
 }
