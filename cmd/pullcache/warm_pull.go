@@ -88,7 +88,7 @@ func parsePlatform(s string) (v1.Platform, error) {
 	return p, nil
 }
 
-// warmResult is what pulling one image did.
+// warmResult counts the manifests, blobs and upstream pulls of one image.
 type warmResult struct {
 	manifests int
 	layers    int // config and layer blobs

@@ -4,8 +4,8 @@
 // no manifest names go first. It also removes what gc collects.
 //
 // It works on storage.Store alone, so it runs the same on every backend.
-// Which process may remove objects is decided by a Gate: on a filesystem
-// store the serving process holds the store's lock and always may; on a
+// A Gate decides which process may remove objects. On a filesystem store
+// the serving process holds the store's lock, so it always may. On a
 // shared store the gate can be a lease.
 package evict
 
@@ -33,7 +33,7 @@ func AlwaysGate(context.Context) (func(), bool) { return func() {}, true }
 // Defaults of Options.
 const (
 	// DefaultInterval is how often the store is measured when this process
-	// committed too little to trigger a run; other processes sharing the
+	// committed too little to trigger a run. Other processes sharing the
 	// store may have filled it.
 	DefaultInterval = 5 * time.Minute
 	// DefaultFlushInterval is how often read times are written to the
@@ -81,7 +81,7 @@ type Evictor struct {
 	log           *slog.Logger
 	now           func() time.Time
 
-	// lowWater is where a run stops, in percent of maxSize.
+	// lowWater is the size at which a run stops, in percent of maxSize.
 	lowWater int64
 
 	tracker *tracker
@@ -206,7 +206,7 @@ func (e *Evictor) runLogged(ctx context.Context) {
 	}
 }
 
-// Result is what one eviction run did.
+// Result reports one eviction run.
 type Result struct {
 	// Skipped is true when the gate did not let the run go ahead.
 	Skipped               bool

@@ -29,7 +29,8 @@ type GCOptions struct {
 	Clock           func() time.Time
 }
 
-// GCResult is what CollectGarbage removed, or would remove in a dry run.
+// GCResult counts the objects CollectGarbage removed, or would remove in a
+// dry run.
 type GCResult struct {
 	// Blobs are blobs that no stored manifest names.
 	Blobs     int

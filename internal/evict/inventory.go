@@ -14,7 +14,7 @@ import (
 	"github.com/pullcache/pullcache/internal/storage"
 )
 
-// object is one stored object as eviction sees it.
+// object is one stored object with the times that eviction orders by.
 type object struct {
 	key     string
 	size    int64

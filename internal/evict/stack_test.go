@@ -55,7 +55,7 @@ func newStack(t *testing.T, grace time.Duration) *stack {
 	if err != nil {
 		t.Fatalf("new evictor: %v", err)
 	}
-	// Runs stop right at max size, so that a test can say which objects
+	// Runs stop right at max size, so that a test can name the objects that
 	// must go.
 	evictor.lowWater = 100
 	client, err := upstream.New(upstream.Options{Name: "docker.io", URL: hub.URL(), ConnectTimeout: 5 * time.Second, IdleReadTimeout: 5 * time.Second})

@@ -11,8 +11,8 @@ import (
 	"github.com/pullcache/pullcache/internal/storage"
 )
 
-// AccessRecordKey is where the tracker keeps last-read times between runs.
-// One small object replaces a write per read.
+// AccessRecordKey is the key of the object that keeps last-read times
+// between runs. One small object replaces a write per read.
 const AccessRecordKey = "access/last-read.json"
 
 // maxAccessRecordSize bounds the access record that Load reads: about

@@ -23,13 +23,13 @@ import (
 const fullDiskSize = "4m"
 
 // privateMirror is a pullcache process in a mount namespace of its own,
-// whose data directory is a small tmpfs that only it sees. The test reaches
-// that directory through /proc/PID/root.
+// whose data directory is a small tmpfs mounted only in that namespace.
+// The test reaches that directory through /proc/PID/root.
 type privateMirror struct {
 	addr    string
 	cmd     *exec.Cmd
 	log     string
-	dataDir string // as the process sees it
+	dataDir string // the path inside the process's namespace
 	exited  chan struct{}
 }
 
