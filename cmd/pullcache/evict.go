@@ -11,8 +11,9 @@ import (
 
 // startEvictor starts tracking reads and, with cache.max_size set, keeping
 // the store under it. The serving process holds the filesystem store's
-// lock, so no gate is needed. stop ends it and writes the access record;
-// call it after the server stopped.
+// lock, so no gate is needed; a store shared by several servers needs a
+// lease as evict.Options.Gate. stop ends it and writes the access record,
+// so call it after the server stopped.
 func startEvictor(cfg config.Config, store storage.Store, log *slog.Logger) (evictor *evict.Evictor, stop func(), err error) {
 	evictor, err = evict.New(evict.Options{
 		Store:           store,

@@ -49,6 +49,9 @@ func runGC(ctx context.Context, out io.Writer, flags gcFlags) error {
 	}
 	log := newLogger(cfg.LogFormat)
 
+	// TODO: on an S3 store, take the lease that the servers' eviction
+	// takes instead of the filesystem lock, so that gc may run while they
+	// serve.
 	store, err := fs.OpenExisting(cfg.Storage.Filesystem.Root, log)
 	if err != nil {
 		return err

@@ -14,8 +14,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/pullcache/pullcache/internal/cache"
 	"github.com/pullcache/pullcache/internal/storage"
@@ -85,6 +88,11 @@ type Evictor struct {
 	lowWater int64
 
 	tracker *tracker
+	// runMu serializes runs; manifestBlobs is only used under it.
+	runMu sync.Mutex
+	// manifestBlobs holds the blobs each stored manifest names, from the
+	// last run.
+	manifestBlobs map[digest.Digest][]digest.Digest
 	// total is the store's size at the last run, in bytes.
 	total atomic.Int64
 	poke  chan struct{}
@@ -130,6 +138,7 @@ func New(o Options) (*Evictor, error) {
 		now:           o.Clock,
 		lowWater:      defaultLowWater,
 		tracker:       newTracker(o.Clock),
+		manifestBlobs: make(map[digest.Digest][]digest.Digest),
 		poke:          make(chan struct{}, 1),
 	}, nil
 }
@@ -165,7 +174,9 @@ func (e *Evictor) Run(ctx context.Context) {
 	flush := time.NewTicker(e.flushInterval)
 	defer flush.Stop()
 
-	e.runLogged(ctx)
+	if e.maxSize > 0 {
+		e.runLogged(ctx)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -174,7 +185,9 @@ func (e *Evictor) Run(ctx context.Context) {
 		case <-flush.C:
 			e.flushLogged(ctx)
 		case <-measure.C:
-			e.runLogged(ctx)
+			if e.maxSize > 0 {
+				e.runLogged(ctx)
+			}
 		case <-e.poke:
 			e.runLogged(ctx)
 		}
@@ -226,6 +239,8 @@ func (r Result) Removed() int { return r.Manifests + r.Blobs + r.Records }
 // RunOnce measures the store and, when it is over its size, removes least
 // recently used content until it is under 90% of its size.
 func (e *Evictor) RunOnce(ctx context.Context) (Result, error) {
+	e.runMu.Lock()
+	defer e.runMu.Unlock()
 	release, ok := e.gate(ctx)
 	if !ok {
 		return Result{Skipped: true}, nil
@@ -233,7 +248,7 @@ func (e *Evictor) RunOnce(ctx context.Context) (Result, error) {
 	defer release()
 
 	e.tracker.takeAdded()
-	inv, err := takeInventory(ctx, e.store, e.maxRecordSize, e.tracker)
+	inv, err := takeInventory(ctx, e.store, e.maxRecordSize, e.tracker, e.manifestBlobs)
 	if err != nil {
 		return Result{}, err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pullcache/pullcache/internal/cache"
+	"github.com/pullcache/pullcache/internal/storage"
 )
 
 func TestEvictionOrderAfterRealPulls(t *testing.T) {
@@ -218,5 +219,34 @@ func TestAccessRecordSurvivesRestart(t *testing.T) {
 	got, ok := restarted.readAt(key)
 	if !ok || got.Unix() != at.Unix() {
 		t.Errorf("read time after reload is %v (found %v), want %v to the second", got, ok, at)
+	}
+}
+
+func TestAccessRecordMergesAndRecovers(t *testing.T) {
+	s := newStack(t, 0)
+	ctx := context.Background()
+	if err := storage.PutBytes(ctx, s.store, AccessRecordKey, []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+	first := newTracker(time.Now)
+	first.Touched("blobs/sha256/aa")
+	if err := first.flush(ctx, s.store); err != nil {
+		t.Fatalf("flush over an unreadable record: %v", err)
+	}
+
+	// A second process sharing the store keeps the first one's reads.
+	second := newTracker(time.Now)
+	second.Touched("blobs/sha256/bb")
+	if err := second.flush(ctx, s.store); err != nil {
+		t.Fatalf("flush: %v", err)
+	}
+	merged := newTracker(time.Now)
+	if err := merged.load(ctx, s.store); err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	for _, key := range []string{"blobs/sha256/aa", "blobs/sha256/bb"} {
+		if _, ok := merged.readAt(key); !ok {
+			t.Errorf("the access record lost the read of %s", key)
+		}
 	}
 }

@@ -66,7 +66,7 @@ func CollectGarbage(ctx context.Context, store storage.Store, o GCOptions) (GCRe
 	now := o.Clock()
 	var res GCResult
 
-	inv, err := takeInventory(ctx, store, cache.MaxRecordSize(o.MaxManifestSize), newTracker(o.Clock))
+	inv, err := takeInventory(ctx, store, cache.MaxRecordSize(o.MaxManifestSize), newTracker(o.Clock), nil)
 	if err != nil {
 		return res, err
 	}

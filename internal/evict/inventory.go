@@ -45,7 +45,10 @@ type inventory struct {
 
 // takeInventory lists every object of the store, reads each manifest
 // record for the blobs it names, and each tag record for its manifest.
-func takeInventory(ctx context.Context, store storage.Store, maxRecordSize int64, t *tracker) (*inventory, error) {
+// Manifests are content addressed, so the blobs each one names never
+// change: known holds them from earlier runs (digest → blobs), and only new
+// manifests are read. A nil known reads them all.
+func takeInventory(ctx context.Context, store storage.Store, maxRecordSize int64, t *tracker, known map[digest.Digest][]digest.Digest) (*inventory, error) {
 	inv := &inventory{
 		blobs:     make(map[digest.Digest]*object),
 		manifests: make(map[digest.Digest]*manifestObject),
@@ -77,7 +80,11 @@ func takeInventory(ctx context.Context, store storage.Store, maxRecordSize int64
 		return nil, fmt.Errorf("list store: %w", err)
 	}
 
-	for _, m := range inv.manifests {
+	for d, m := range inv.manifests {
+		if blobs, ok := known[d]; ok {
+			m.blobs = blobs
+			continue
+		}
 		blobs, err := readManifestBlobs(ctx, store, m.key, maxRecordSize)
 		if errors.Is(err, storage.ErrNotFound) {
 			continue // removed since the walk
@@ -86,6 +93,12 @@ func takeInventory(ctx context.Context, store storage.Store, maxRecordSize int64
 			return nil, err
 		}
 		m.blobs = blobs
+	}
+	if known != nil {
+		clear(known)
+		for d, m := range inv.manifests {
+			known[d] = m.blobs
+		}
 	}
 
 	for _, rec := range repoRecords {

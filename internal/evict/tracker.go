@@ -19,6 +19,9 @@ const AccessRecordKey = "access/last-read.json"
 // 100 bytes per stored object, for a few million objects.
 const maxAccessRecordSize = 512 << 20
 
+// errUnreadableRecord marks an access record that does not decode.
+var errUnreadableRecord = errors.New("unreadable access record")
+
 // tracker keeps the last read time of stored objects in memory, and how
 // many clients are reading each one. It implements cache.AccessRecorder.
 type tracker struct {
@@ -125,7 +128,7 @@ func (t *tracker) load(ctx context.Context, store storage.Store) error {
 	}
 	var record map[string]int64
 	if err := json.Unmarshal(data, &record); err != nil {
-		return fmt.Errorf("decode access record %s: %w", AccessRecordKey, err)
+		return fmt.Errorf("%w %s: %w", errUnreadableRecord, AccessRecordKey, err)
 	}
 
 	t.mu.Lock()
@@ -140,8 +143,25 @@ func (t *tracker) load(ctx context.Context, store storage.Store) error {
 }
 
 // flush writes the access record when a read was recorded since the last
-// flush. Times are kept to the second.
+// flush. It first merges the stored record, so that the reads another
+// process sharing the store recorded are kept. Times are kept to the
+// second.
+//
+// NOTE: two processes that flush at the same moment can lose each other's
+// latest reads. That changes only the eviction order, never what is safe to
+// remove.
 func (t *tracker) flush(ctx context.Context, store storage.Store) error {
+	t.mu.Lock()
+	dirty := t.dirty
+	t.mu.Unlock()
+	if !dirty {
+		return nil
+	}
+	// An unreadable record is replaced by this process's times.
+	if err := t.load(ctx, store); err != nil && !errors.Is(err, errUnreadableRecord) {
+		return err
+	}
+
 	t.mu.Lock()
 	if !t.dirty {
 		t.mu.Unlock()
