@@ -68,6 +68,9 @@ type Options struct {
 	FlushInterval time.Duration
 	Logger        *slog.Logger // nil discards logs
 	Clock         func() time.Time
+	// Observe, when set, receives the result of every run that the gate
+	// let go ahead, for metrics. It must not block.
+	Observe func(Result)
 }
 
 // Evictor tracks reads of stored objects and removes the least recently
@@ -83,6 +86,7 @@ type Evictor struct {
 	flushInterval time.Duration
 	log           *slog.Logger
 	now           func() time.Time
+	observe       func(Result)
 
 	// lowWater is the size at which a run stops, in percent of maxSize.
 	lowWater int64
@@ -126,6 +130,9 @@ func New(o Options) (*Evictor, error) {
 	if o.Clock == nil {
 		o.Clock = time.Now
 	}
+	if o.Observe == nil {
+		o.Observe = func(Result) {}
+	}
 	return &Evictor{
 		store:         o.Store,
 		maxSize:       o.MaxSize,
@@ -136,6 +143,7 @@ func New(o Options) (*Evictor, error) {
 		flushInterval: o.FlushInterval,
 		log:           o.Logger,
 		now:           o.Clock,
+		observe:       o.Observe,
 		lowWater:      defaultLowWater,
 		tracker:       newTracker(o.Clock),
 		manifestBlobs: make(map[digest.Digest][]digest.Digest),
@@ -204,6 +212,9 @@ func (e *Evictor) flushLogged(ctx context.Context) {
 
 func (e *Evictor) runLogged(ctx context.Context) {
 	res, err := e.RunOnce(ctx)
+	if !res.Skipped {
+		e.observe(res)
+	}
 	if err != nil && ctx.Err() == nil {
 		e.log.Error("eviction run failed", slog.Any("err", err))
 		return
