@@ -212,7 +212,7 @@ func (c *Cache) runBlobFetch(remote Remote, repo string, f *blobFetch) {
 	f.finish(err)
 	f.unref()
 
-	if err != nil {
+	if err != nil && !isSpoolFull(err) {
 		c.log.Warn("blob fetch failed", slog.String("upstream", name), slog.String("repo", repo),
 			slog.String("digest", f.digest.String()), slog.Any("err", err))
 	}
