@@ -111,6 +111,11 @@ func runServe(ctx context.Context, flags serveFlags) error {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer unlock()
+	evictor, stopEvictor, err := startEvictor(cfg, store, log)
+	if err != nil {
+		return err
+	}
+	defer stopEvictor()
 
 	remotes, routes, err := buildUpstreams(ctx, cfg, log)
 	if err != nil {
@@ -125,6 +130,7 @@ func runServe(ctx context.Context, flags serveFlags) error {
 		MaxUpstreamFetches:    cfg.Limits.MaxUpstreamFetches,
 		FetchQueueWait:        cfg.Limits.FetchQueueWait,
 		Logger:                log,
+		Access:                evictor,
 	})
 	if err != nil {
 		return err

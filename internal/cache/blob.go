@@ -87,6 +87,9 @@ func (c *Cache) GetBlob(ctx context.Context, upstreamName, repo string, d digest
 	f.mu.Unlock()
 	if fetchErr != nil {
 		f.unref()
+		if isSpoolFull(fetchErr) {
+			return c.bypassBlob(ctx, remote, repo, d)
+		}
 		return nil, fetchErr
 	}
 	status := StatusMiss
@@ -124,8 +127,7 @@ func (c *Cache) storedBlob(ctx context.Context, d digest.Digest) (*Blob, error) 
 		Size:   info.Size,
 		Status: StatusHit,
 		open: func(ctx context.Context, offset int64) (io.ReadCloser, error) {
-			r, _, err := c.store.Open(ctx, blobKey(d), offset)
-			return r, err
+			return c.openStoredBlob(ctx, d, offset)
 		},
 	}, nil
 }

@@ -80,6 +80,11 @@ type Options struct {
 	Clock          func() time.Time
 	// Observer receives fallback and quota reserve events; nil records nothing.
 	Observer Observer
+	// Access learns which stored objects are read and written, for
+	// eviction; nil records nothing.
+	Access AccessRecorder
+	// WriteErrors counts failed store writes; nil counts nothing.
+	WriteErrors WriteObserver
 }
 
 // Cache is safe for concurrent use.
@@ -94,6 +99,8 @@ type Cache struct {
 	log             *slog.Logger
 	now             func() time.Time
 	observer        Observer
+	access          AccessRecorder
+	writes          *writeFailures
 
 	mu        sync.Mutex
 	blobs     map[digest.Digest]*blobFetch
@@ -137,6 +144,12 @@ func New(o Options) (*Cache, error) {
 	if o.Observer == nil {
 		o.Observer = nopObserver{}
 	}
+	if o.Access == nil {
+		o.Access = noAccessRecorder{}
+	}
+	if o.WriteErrors == nil {
+		o.WriteErrors = noWriteObserver{}
+	}
 
 	c := &Cache{
 		store:           o.Store,
@@ -149,6 +162,8 @@ func New(o Options) (*Cache, error) {
 		log:             o.Logger,
 		now:             o.Clock,
 		observer:        o.Observer,
+		access:          o.Access,
+		writes:          &writeFailures{log: o.Logger, observer: o.WriteErrors, now: o.Clock},
 		blobs:           make(map[digest.Digest]*blobFetch),
 		breakers:        make(map[string]*breaker),
 	}

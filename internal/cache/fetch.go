@@ -212,7 +212,7 @@ func (c *Cache) runBlobFetch(remote Remote, repo string, f *blobFetch) {
 	f.finish(err)
 	f.unref()
 
-	if err != nil {
+	if err != nil && !isSpoolFull(err) {
 		c.log.Warn("blob fetch failed", slog.String("upstream", name), slog.String("repo", repo),
 			slog.String("digest", f.digest.String()), slog.Any("err", err))
 	}
@@ -235,10 +235,14 @@ func (c *Cache) transferBlob(ctx context.Context, remote Remote, repo string, f 
 		return c.mapNotFound(err, ErrBlobUnknown)
 	}
 	defer body.Close()
+	if err := reserveSpool(f.spool, size); err != nil {
+		c.writes.failed("blob", blobKey(f.digest), err)
+		return err
+	}
 
 	w, err := c.store.Create(ctx, blobKey(f.digest))
 	if err != nil {
-		c.log.Error("store blob: streaming without storing", slog.String("digest", f.digest.String()), slog.Any("err", err))
+		c.writes.failed("blob", blobKey(f.digest), err)
 		w = nil
 		f.bypass = true
 	}
@@ -262,7 +266,7 @@ func (c *Cache) transferBlob(ctx context.Context, remote Remote, repo string, f 
 			hasher.Write(chunk)
 			if w != nil {
 				if _, err := w.Write(chunk); err != nil {
-					c.log.Error("store blob: streaming without storing", slog.String("digest", f.digest.String()), slog.Any("err", err))
+					c.writes.failed("blob", blobKey(f.digest), err)
 					w.Abort()
 					w = nil
 				}
@@ -288,8 +292,9 @@ func (c *Cache) transferBlob(ctx context.Context, remote Remote, repo string, f 
 
 	if w != nil {
 		if err := w.Commit(ctx); err != nil {
-			c.log.Error("commit blob", slog.String("digest", f.digest.String()), slog.Any("err", err))
+			c.writes.failed("blob", blobKey(f.digest), err)
 		} else {
+			c.stored(blobKey(f.digest), total)
 			c.log.Info("stored blob", slog.String("upstream", name), slog.String("repo", repo),
 				slog.String("digest", f.digest.String()), slog.Int64("size", total))
 		}

@@ -25,6 +25,9 @@ type ManifestResult struct {
 }
 
 func resultFromRecord(rec manifestRecord, status Status, upstreamErr error) ManifestResult {
+	if rec.notStored && status == StatusMiss {
+		status = StatusBypass
+	}
 	return ManifestResult{
 		MediaType:   rec.MediaType,
 		Digest:      rec.Digest,
@@ -135,7 +138,8 @@ func (c *Cache) fetchManifest(ctx context.Context, remote Remote, repo, ref stri
 		Body:      m.Body,
 	}
 	if err := c.storeManifest(ctx, name, repo, rec); err != nil {
-		return manifestRecord{}, err
+		c.writes.failed("manifest", manifestKey(rec.Digest), err)
+		rec.notStored = true
 	}
 	c.log.Info("fetched manifest", slog.String("upstream", name), slog.String("repo", repo),
 		slog.String("ref", ref), slog.String("digest", rec.Digest.String()), slog.String("media_type", rec.MediaType))
@@ -147,6 +151,7 @@ func (c *Cache) storeManifest(ctx context.Context, upstreamName, repo string, re
 		if err := c.writeJSON(ctx, manifestKey(rec.Digest), rec); err != nil {
 			return err
 		}
+		c.stored(manifestKey(rec.Digest), int64(len(rec.Body)))
 	} else if err != nil {
 		return fmt.Errorf("stat stored manifest %s: %w", rec.Digest, err)
 	}

@@ -18,6 +18,9 @@ type manifestRecord struct {
 	MediaType string        `json:"mediaType"`
 	Digest    digest.Digest `json:"digest"`
 	Body      []byte        `json:"body"`
+	// notStored marks a manifest served from upstream that the store could
+	// not take; clients get it as BYPASS.
+	notStored bool
 }
 
 // tagRecord points a tag at a stored manifest. CheckedAt is when upstream
@@ -71,6 +74,7 @@ func (c *Cache) loadManifest(ctx context.Context, d digest.Digest) (manifestReco
 	if rec.Digest != d || d.Algorithm().FromBytes(rec.Body) != d {
 		return rec, fmt.Errorf("stored manifest %s does not match its digest", d)
 	}
+	c.access.Touched(manifestKey(d))
 	return rec, nil
 }
 

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -62,8 +61,7 @@ func (c *Cache) GetReferrers(ctx context.Context, upstreamName, repo string, sub
 
 	rec := referrersRecord{MediaType: v1.MediaTypeImageIndex, Body: m.Body, CheckedAt: c.now()}
 	if err := c.writeJSON(ctx, key, rec); err != nil {
-		c.log.Error("store referrers", slog.String("upstream", upstreamName), slog.String("repo", repo),
-			slog.String("subject", subject.String()), slog.Any("err", err))
+		c.writes.failed("referrers", key, err)
 	}
 	return filterReferrers(m.Body, artifactType, StatusMiss)
 }

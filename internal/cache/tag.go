@@ -100,8 +100,7 @@ func (c *Cache) refreshTag(ctx context.Context, remote Remote, repo, tag string)
 	if desc.Digest == stored.Digest {
 		stored.CheckedAt = c.now()
 		if err := c.writeJSON(ctx, tagKey(name, repo, tag), stored); err != nil {
-			c.log.Error("record tag revalidation", slog.String("upstream", name), slog.String("repo", repo),
-				slog.String("tag", tag), slog.Any("err", err))
+			c.writes.failed("tag", tagKey(name, repo, tag), err)
 		}
 		return tagResult{rec: storedManifest, status: StatusRevalidated}, nil
 	}
@@ -138,9 +137,12 @@ func (c *Cache) fetchTag(ctx context.Context, remote Remote, repo, tag string) (
 	if err != nil {
 		return tagResult{}, err
 	}
+	if rec.notStored {
+		return tagResult{rec: rec, status: StatusMiss}, nil
+	}
 	tr := tagRecord{Digest: rec.Digest, MediaType: rec.MediaType, Size: int64(len(rec.Body)), CheckedAt: c.now()}
 	if err := c.writeJSON(ctx, tagKey(name, repo, tag), tr); err != nil {
-		return tagResult{}, err
+		c.writes.failed("tag", tagKey(name, repo, tag), err)
 	}
 	return tagResult{rec: rec, status: StatusMiss}, nil
 }

@@ -80,6 +80,9 @@ type mirrorConfig struct {
 	// upstreamYAML is added to the docker.io upstream's entry: whole
 	// lines, indented by four spaces.
 	upstreamYAML string
+	// cache holds more keys of the cache section as YAML lines, such as
+	// "  max_size: 1MiB\n".
+	cache string
 }
 
 // mirror is a pullcache process serving from a data directory that
@@ -200,9 +203,13 @@ func (m *mirror) configYAML(addr, adminAddr string, cfg mirrorConfig) string {
 	fmt.Fprintf(&b, "listen: %s\n", addr)
 	fmt.Fprintf(&b, "admin_listen: %s\n", adminAddr)
 	fmt.Fprintf(&b, "storage:\n  filesystem:\n    root: %s\n", m.dataDir)
-	if cfg.tagTTL != "" {
-		fmt.Fprintf(&b, "cache:\n  tag_ttl: %s\n", cfg.tagTTL)
+	if cfg.tagTTL != "" || cfg.cache != "" {
+		b.WriteString("cache:\n")
 	}
+	if cfg.tagTTL != "" {
+		fmt.Fprintf(&b, "  tag_ttl: %s\n", cfg.tagTTL)
+	}
+	b.WriteString(cfg.cache)
 	fmt.Fprintf(&b, "upstreams:\n  - name: docker.io\n    url: %s\n    default: true\n", m.hubURL)
 	b.WriteString(cfg.upstreamYAML)
 	return b.String()

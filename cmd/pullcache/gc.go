@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/dustin/go-humanize"
+	"github.com/spf13/cobra"
+
+	"github.com/pullcache/pullcache/internal/evict"
+	"github.com/pullcache/pullcache/internal/storage/fs"
+)
+
+type gcFlags struct {
+	config string
+	data   string
+	dryRun bool
+}
+
+func newGCCommand() *cobra.Command {
+	var flags gcFlags
+	cmd := &cobra.Command{
+		Use:   "gc",
+		Short: "Remove unreferenced blobs and leftovers from the store",
+		Long: `Remove blobs that no stored manifest names, tag and repository records
+whose manifest is gone, and files of interrupted writes, when each is older
+than cache.gc_grace, and report what was freed.
+
+On a filesystem store gc takes the store's lock, so it refuses to run while
+a pullcache server is serving from the same directory.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runGC(cmd.Context(), cmd.OutOrStdout(), flags)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&flags.config, "config", "", "configuration file (YAML); without it the defaults apply")
+	f.StringVar(&flags.data, "data", "", "data directory of the filesystem store (default ./pullcache-data)")
+	f.BoolVar(&flags.dryRun, "dry-run", false, "list what would be removed and remove nothing")
+	return cmd
+}
+
+func runGC(ctx context.Context, out io.Writer, flags gcFlags) error {
+	cfg, err := loadServeConfig(serveFlags{config: flags.config, data: flags.data})
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogFormat)
+
+	// TODO: on an S3 store, take the lease that the servers' eviction
+	// takes instead of the filesystem lock, so that gc may run while they
+	// serve.
+	store, err := fs.OpenExisting(cfg.Storage.Filesystem.Root, log)
+	if err != nil {
+		return err
+	}
+	unlock, err := store.Lock()
+	if errors.Is(err, fs.ErrLocked) {
+		return fmt.Errorf("%w; stop the server first, or let its eviction (cache.max_size) free room", err)
+	}
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	res, err := evict.CollectGarbage(ctx, store, evict.GCOptions{
+		Grace:           cfg.Cache.GCGrace,
+		DryRun:          flags.dryRun,
+		MaxManifestSize: int64(cfg.Limits.MaxManifestSize),
+		Logger:          log,
+	})
+	if err != nil {
+		return fmt.Errorf("gc %s: %w", store.Root(), err)
+	}
+	printGCResult(out, res, flags.dryRun, cfg.Cache.GCGrace.String())
+	return nil
+}
+
+func printGCResult(out io.Writer, res evict.GCResult, dryRun bool, grace string) {
+	verb := "removed"
+	if dryRun {
+		verb = "would remove"
+		for _, key := range res.Keys {
+			fmt.Fprintln(out, key)
+		}
+	}
+	fmt.Fprintf(out, "%s %d unreferenced blobs (%s), %d dangling records (%s), %d leftover temporary files (%s)\n",
+		verb, res.Blobs, bytesText(res.BlobBytes), res.Records, bytesText(res.RecordBytes), res.Leftovers, bytesText(res.LeftoverBytes))
+	fmt.Fprintf(out, "%s %s in total; objects younger than %s (cache.gc_grace) were kept\n", verb, bytesText(res.Freed()), grace)
+}
+
+func bytesText(n int64) string { return humanize.IBytes(uint64(max(n, 0))) }
