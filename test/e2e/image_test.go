@@ -83,7 +83,42 @@ func TestImageServesPullsInContainerd(t *testing.T) {
 		t.Errorf("stored layer is owned by uid %d, want 65532", owner)
 	}
 
+	// containerd on a node, configured with the documented hosts.toml,
+	// pulls and unpacks through the container. The fallback server points
+	// at a closed loopback port, so only the mirror can serve the pull.
+	hostsDir := writeHostsExample(t, "http://"+imageRegistryAddr, "http://127.0.0.1:1")
+	multiArch := hub.std.MultiArch
+	ctd.mustCtr("images", "pull", "--hosts-dir", hostsDir, "docker.io/"+multiArch.Repo+":"+multiArch.Tag)
+
 	container.stop(t)
+}
+
+// writeHostsExample copies the nodes' hosts.toml example from
+// deploy/kubernetes into a new hosts directory for docker.io, with the
+// mirror and fallback server replaced, and returns the directory.
+func writeHostsExample(t *testing.T, mirrorURL, serverURL string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", "containerd-hosts.toml"))
+	if err != nil {
+		t.Fatalf("read the hosts.toml example: %v", err)
+	}
+	hosts := string(data)
+	for old, replacement := range map[string]string{
+		`server = "https://registry-1.docker.io"`:         `server = "` + serverURL + `"`,
+		`[host."http://pullcache.example.internal:5000"]`: `[host."` + mirrorURL + `"]`,
+	} {
+		if strings.Count(hosts, old) != 1 {
+			t.Fatalf("the hosts.toml example does not contain %q once", old)
+		}
+		hosts = strings.Replace(hosts, old, replacement, 1)
+	}
+
+	dir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "docker.io"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "docker.io", "hosts.toml"), hosts)
+	return dir
 }
 
 // buildReleaseImage runs scripts/release.sh for this machine's platform
