@@ -25,10 +25,10 @@ const (
 )
 
 // requireImageTestHost skips the test, or fails it when CI is "true",
-// unless this process may run containers safely: as root (containerd and
-// runc need it) and inside a network namespace whose only interface is
-// loopback, because the container shares the host network and binds
-// every interface.
+// unless the process runs as root, which containerd and runc need. It
+// also requires a network namespace whose only interface is loopback,
+// because the container shares the host network and binds every
+// interface.
 func requireImageTestHost(t *testing.T) {
 	t.Helper()
 	skip := t.Skipf

@@ -68,7 +68,7 @@ func run(args []string) error {
 		return errors.New("missing output: give --oci-layout DIR, --docker-archive FILE or both")
 	}
 	if dockerArchive != "" && len(binaries) != 1 {
-		return fmt.Errorf("--docker-archive holds one platform, but %d --binary flags were given", len(binaries))
+		return fmt.Errorf("--docker-archive takes exactly one --binary, but %d were given; use --oci-layout for several platforms", len(binaries))
 	}
 
 	var err error
