@@ -35,8 +35,8 @@ func requireImageTestHost(t *testing.T) {
 	if os.Getenv("CI") == "true" {
 		skip = t.Fatalf
 	}
-	if os.Geteuid() != 0 {
-		skip("running containers with containerd needs root; run scripts/test.sh as root")
+	if os.Geteuid() != 0 || !initialUserNamespace() {
+		skip("running containers with containerd needs root outside a user namespace; run scripts/test.sh as root")
 	}
 	interfaces, err := net.Interfaces()
 	if err != nil {
@@ -47,6 +47,18 @@ func requireImageTestHost(t *testing.T) {
 			skip("network interface %s exists: run this test in a network namespace with only loopback, as scripts/test.sh does", iface.Name)
 		}
 	}
+}
+
+// initialUserNamespace reports whether this process is in the host's user
+// namespace, where uid 0 is real root. scripts/test.sh run by another
+// user gives a mapped root (unshare --map-root-user), which cannot mount
+// overlayfs snapshots or set up cgroups for runc.
+func initialUserNamespace() bool {
+	data, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	return strings.Join(strings.Fields(string(data)), " ") == "0 0 4294967295"
 }
 
 // imageContainerd is a containerd daemon private to one test: its root,

@@ -8,6 +8,7 @@ import (
 	"debug/buildinfo"
 	"debug/elf"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,9 +42,20 @@ var releasePlatforms = []struct {
 var repoRoot = filepath.Join("..", "..")
 
 // runRelease runs scripts/release.sh into a new directory and returns it.
-func runRelease(t *testing.T, env ...string) string {
+func runRelease(t *testing.T) string {
 	t.Helper()
 	dist := filepath.Join(t.TempDir(), "dist")
+	start := time.Now()
+	if err := releaseInto(dist); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("scripts/release.sh: ok in %s", time.Since(start).Round(time.Millisecond))
+	return dist
+}
+
+// releaseInto runs scripts/release.sh for both platforms into dist with
+// a fixed version and creation time.
+func releaseInto(dist string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
 	defer cancel()
 
@@ -50,17 +63,48 @@ func runRelease(t *testing.T, env ...string) string {
 	cmd.Dir = repoRoot
 	cmd.Env = append(os.Environ(), "VERSION="+releaseVersion, "PLATFORMS=linux/amd64 linux/arm64",
 		"DIST_DIR="+dist, "SOURCE_DATE_EPOCH=1767225600")
-	cmd.Env = append(cmd.Env, env...)
-	start := time.Now()
 	if output, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("scripts/release.sh failed: %v\n%s", err, output)
+		return fmt.Errorf("scripts/release.sh failed: %w\n%s", err, output)
 	}
-	t.Logf("scripts/release.sh: ok in %s", time.Since(start).Round(time.Millisecond))
-	return dist
+	return nil
+}
+
+// sharedRelease runs scripts/release.sh once for the tests that only read
+// its output, so CI builds the binaries once.
+var sharedRelease struct {
+	once sync.Once
+	dist string
+	err  error
+}
+
+// releaseOutput returns the directory of the shared release run.
+func releaseOutput(t *testing.T) string {
+	t.Helper()
+	sharedRelease.once.Do(func() {
+		dir, err := os.MkdirTemp("", "pullcache-release-")
+		if err != nil {
+			sharedRelease.err = err
+			return
+		}
+		sharedRelease.dist = filepath.Join(dir, "dist")
+		sharedRelease.err = releaseInto(sharedRelease.dist)
+	})
+	if sharedRelease.err != nil {
+		t.Fatal(sharedRelease.err)
+	}
+	return sharedRelease.dist
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedRelease.dist != "" {
+		os.RemoveAll(filepath.Dir(sharedRelease.dist))
+	}
+	os.Exit(code)
 }
 
 func TestReleaseArtifacts(t *testing.T) {
-	dist := runRelease(t)
+	dist := releaseOutput(t)
 
 	sums := readChecksums(t, dist)
 	entries, err := os.ReadDir(dist)
@@ -196,7 +240,7 @@ func fileSHA256(t *testing.T, path string) string {
 }
 
 func TestReleaseOCILayoutHasBothPlatforms(t *testing.T) {
-	dist := runRelease(t)
+	dist := releaseOutput(t)
 	dir := t.TempDir()
 	untar := exec.Command("tar", "-xf", filepath.Join(dist, "pullcache-"+releaseVersion+"-image-oci.tar"), "-C", dir)
 	if output, err := untar.CombinedOutput(); err != nil {
@@ -250,7 +294,7 @@ func TestReleaseOCILayoutHasBothPlatforms(t *testing.T) {
 }
 
 func TestReleaseReproducible(t *testing.T) {
-	first := readChecksums(t, runRelease(t))
+	first := readChecksums(t, releaseOutput(t))
 	second := readChecksums(t, runRelease(t))
 	for name, sum := range first {
 		if second[name] != sum {
@@ -260,7 +304,7 @@ func TestReleaseReproducible(t *testing.T) {
 }
 
 func TestImagebuildRejectsWrongArchitecture(t *testing.T) {
-	dist := runRelease(t, "NO_IMAGE=1")
+	dist := releaseOutput(t)
 	cmd := exec.Command("go", "run", "./tools/imagebuild", "--config", "deploy/image/config.yaml",
 		"--binary", "linux/amd64="+filepath.Join(dist, "pullcache-"+releaseVersion+"-linux-arm64"),
 		"--oci-layout", filepath.Join(t.TempDir(), "oci"))
