@@ -2,9 +2,10 @@
 # Builds pullcache's container image with Docker or BuildKit:
 #   docker build --build-arg VERSION=v0.1.0 -t pullcache:v0.1.0 .
 #   docker buildx build --platform linux/amd64,linux/arm64 ...
-# The result matches the image that scripts/release.sh assembles without a
-# Docker engine (tools/imagebuild): a static binary on a distroless base,
-# user 65532, the same entrypoint, ports, volume and health check.
+# It declares the same runtime contract as the image that scripts/release.sh
+# assembles without a Docker engine (tools/imagebuild): user 65532, the
+# entrypoint, ports, volume and health check. The base differs: distroless
+# here, a minimal layer there.
 
 ARG GO_VERSION=1.26
 

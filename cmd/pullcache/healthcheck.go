@@ -16,8 +16,9 @@ const (
 	// defaultAdminURL is the admin listener of a server started with the
 	// default configuration.
 	defaultAdminURL = "http://127.0.0.1:9090"
-	// defaultHealthcheckTimeout stays below the 5 s timeout that the image's
-	// health check and the Kubernetes examples give the command.
+	// defaultHealthcheckTimeout stays below the 5 s timeout of the image's
+	// health check, so the command reports a slow server itself instead of
+	// being killed.
 	defaultHealthcheckTimeout = 3 * time.Second
 	// maxHealthBody bounds how much of a failing response goes into the
 	// error message.

@@ -20,22 +20,18 @@ type file struct {
 }
 
 // baseFiles returns the entries of the base layer. The passwd and group
-// files name the non-root user, so tools that resolve names (ps, id, a
-// USER by name in a derived Dockerfile) work.
+// files give the non-root user a name and a home directory inside the
+// container, so `USER pullcache` works in a derived Dockerfile.
 func baseFiles(opts Options) []file {
 	uid, gid := strconv.Itoa(userID), strconv.Itoa(groupID)
 	passwd := "root:x:0:0:root:/root:/sbin/nologin\n" +
 		"pullcache:x:" + uid + ":" + gid + ":pullcache:" + dataDir + ":/sbin/nologin\n"
 	group := "root:x:0:\npullcache:x:" + gid + ":\n"
-	// Go's resolver reads the hosts line; without the file it would try DNS
-	// before /etc/hosts.
-	nsswitch := "hosts: files dns\n"
 
 	return []file{
 		{path: "/etc", dir: true, mode: 0o755},
 		{path: "/etc/passwd", mode: 0o644, content: []byte(passwd)},
 		{path: "/etc/group", mode: 0o644, content: []byte(group)},
-		{path: "/etc/nsswitch.conf", mode: 0o644, content: []byte(nsswitch)},
 		{path: "/etc/ssl", dir: true, mode: 0o755},
 		{path: "/etc/ssl/certs", dir: true, mode: 0o755},
 		{path: caCertPath, mode: 0o644, content: opts.CACerts},
