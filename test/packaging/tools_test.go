@@ -3,6 +3,7 @@ package packaging
 import (
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 )
 
@@ -19,4 +20,20 @@ func requireTool(t *testing.T, name string) {
 		t.Fatalf("%s is not on PATH and CI=true; %s", name, hint)
 	}
 	t.Skipf("%s is not on PATH; %s", name, hint)
+}
+
+// requireRealRoot skips the test, or fails it when CI is "true", unless
+// the process is root in the host's user namespace. A root mapped by
+// unshare --map-root-user cannot set up container storage.
+func requireRealRoot(t *testing.T, what string) {
+	t.Helper()
+	uidMap, err := os.ReadFile("/proc/self/uid_map")
+	if os.Geteuid() == 0 && err == nil && strings.Join(strings.Fields(string(uidMap)), " ") == "0 0 4294967295" {
+		return
+	}
+	message := what + " needs root outside a user namespace; run scripts/test.sh as root"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(message)
+	}
+	t.Skip(message)
 }
