@@ -23,6 +23,8 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newServeCommand(), newVersionCommand(), newGCCommand(), newWarmCommand())
+	root.AddCommand(newServeCommand(), newVersionCommand())
+	root.AddCommand(newGCCommand(), newWarmCommand())
+	root.AddCommand(newHealthcheckCommand())
 	return root
 }
