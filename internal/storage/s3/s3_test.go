@@ -12,6 +12,7 @@ import (
 // newTestStore opens a store on a new bucket of the gateway, under prefix.
 func newTestStore(t *testing.T, gw *s3test.Gateway, bucket, prefix string) *Store {
 	t.Helper()
+	s3test.IsolateSDK(t)
 	store, err := New(context.Background(), Options{
 		Bucket:      bucket,
 		Prefix:      prefix,
@@ -42,4 +43,3 @@ func TestStoreConformanceNoPrefix(t *testing.T) {
 		return newTestStore(t, gw, gw.CreateBucket(t), "")
 	}, storetest.Options{LargeSize: partSize + 1})
 }
-

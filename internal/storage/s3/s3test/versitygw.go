@@ -56,13 +56,11 @@ func Require(t testing.TB) string {
 	return ""
 }
 
-// Start runs versitygw on 127.0.0.1 and stops it at cleanup. It also points
-// the AWS SDK's environment at nothing of this machine: no instance
-// metadata, no shared config or credential files.
+// Start runs versitygw on 127.0.0.1 and stops it at cleanup. A test that
+// builds clients through the SDK's default chain also calls IsolateSDK.
 func Start(t testing.TB) *Gateway {
 	t.Helper()
 	binary := Require(t)
-	IsolateSDK(t)
 
 	dir := t.TempDir()
 	logPath := filepath.Join(t.TempDir(), "versitygw.log")
@@ -123,7 +121,9 @@ func IsolateSDK(t testing.TB) {
 	t.Setenv("AWS_PROFILE", "")
 }
 
-// Client returns an S3 client of the gateway with the root credentials.
+// Client returns an S3 client of the gateway with the root credentials. It
+// is built without the SDK's default chain, so it reads no environment,
+// file or instance metadata.
 func (g *Gateway) Client() *s3.Client {
 	return s3.New(s3.Options{
 		Region:       Region,

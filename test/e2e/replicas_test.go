@@ -1,0 +1,167 @@
+package e2e
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+func TestReplicasShareOneBucket(t *testing.T) {
+	requireTool(t, "crane")
+	t.Parallel()
+	hub := startHub(t, hubOptions{})
+	bucket := startSharedBucket(t)
+	replicas := []*mirror{
+		startReplica(t, hub, bucket, replicaConfig{}),
+		startReplica(t, hub, bucket, replicaConfig{}),
+		startReplica(t, hub, bucket, replicaConfig{}),
+	}
+	client := newClientEnv(t)
+	want := hub.std.MultiArch
+
+	client.cranePull(t, replicas[0].ref(want.Repo+":"+want.Tag)).checkIndexPreserved(t, want)
+	first := hub.Stats()
+	if wantGets := 1 + len(want.Images); first.ManifestGetsByRepo[want.Repo] != wantGets {
+		t.Errorf("the pull through replica A made %d upstream manifest GETs, want %d", first.ManifestGetsByRepo[want.Repo], wantGets)
+	}
+
+	for i, m := range replicas[1:] {
+		client.cranePull(t, m.ref(want.Repo+":"+want.Tag)).checkIndexPreserved(t, want)
+		response := m.getManifest(t, want.Repo, want.Tag)
+		if got := response.header.Get("X-Cache-Status"); got != "HIT" {
+			t.Errorf("replica %c: X-Cache-Status of the tag = %q, want HIT (stored by replica A)", 'B'+i, got)
+		}
+	}
+
+	after := hub.Stats()
+	if got, want := sum(after.Pulls), sum(first.Pulls); got != want {
+		t.Errorf("pulls through replicas B and C spent %d more upstream pulls, want 0", got-want)
+	}
+	if after.ManifestGets != first.ManifestGets || after.ManifestHeads != first.ManifestHeads {
+		t.Errorf("replicas B and C sent %d manifest GETs and %d HEADs upstream, want none",
+			after.ManifestGets-first.ManifestGets, after.ManifestHeads-first.ManifestHeads)
+	}
+	if after.BlobGets != first.BlobGets {
+		t.Errorf("replicas B and C sent %d blob GETs upstream, want none", after.BlobGets-first.BlobGets)
+	}
+}
+
+func sum(counts map[string]int) int {
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	return total
+}
+
+func TestReplicasConcurrentBlob(t *testing.T) {
+	t.Parallel()
+	const (
+		clientsPerReplica = 8
+		layerSize         = 32 << 20
+		// bound is generous for 24 transfers of 32 MiB, three of them
+		// through S3, on a 2-core machine under the race detector.
+		bound = 3 * time.Minute
+	)
+	hub := startHub(t, hubOptions{largeLayerSize: layerSize})
+	bucket := startSharedBucket(t)
+	var replicas []*mirror
+	for range 3 {
+		replicas = append(replicas, startReplica(t, hub, bucket, replicaConfig{}))
+	}
+	layer := hub.std.Big.Layers[0]
+	hub.SetFault(slowBlobs(500 * time.Microsecond))
+
+	start := time.Now()
+	probes := make([]blobProbe, len(replicas)*clientsPerReplica)
+	var wg sync.WaitGroup
+	for i := range probes {
+		m := replicas[i%len(replicas)]
+		wg.Go(func() {
+			probes[i] = probeBlob(t, m.url()+"/v2/"+hub.std.Big.Repo+"/blobs/"+layer.Digest.String())
+		})
+	}
+	wg.Wait()
+	if elapsed := time.Since(start); elapsed > bound {
+		t.Errorf("%d clients took %s, want under %s", len(probes), elapsed, bound)
+	}
+
+	for i, probe := range probes {
+		if probe.err != nil {
+			t.Errorf("client %d (replica %c): %v", i, 'A'+i%len(replicas), probe.err)
+			continue
+		}
+		if probe.digest != layer.Digest {
+			t.Errorf("client %d (replica %c) received bytes with digest %s, want %s", i, 'A'+i%len(replicas), probe.digest, layer.Digest)
+		}
+	}
+
+	if got := hub.Stats().BlobGetsByDigest[layer.Digest]; got < 1 || got > len(replicas) {
+		t.Errorf("%d upstream blob GETs of the layer, want 1 to %d (at most one per replica)", got, len(replicas))
+	}
+	if got := fileDigest(t, bucket.objectPath("blobs/sha256/"+layer.Digest.Encoded())); got != layer.Digest {
+		t.Errorf("the bucket holds bytes with digest %s for the layer, want %s", got, layer.Digest)
+	}
+	uploads, err := bucket.gw.Client().ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket.bucket)})
+	if err != nil {
+		t.Fatalf("list multipart uploads: %v", err)
+	}
+	if len(uploads.Uploads) != 0 {
+		t.Errorf("%d multipart uploads left in the bucket, want 0", len(uploads.Uploads))
+	}
+	var objects int
+	pages := s3.NewListObjectsV2Paginator(bucket.gw.Client(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket.bucket), Prefix: aws.String(bucketPrefix + "/blobs/")})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(context.Background())
+		if err != nil {
+			t.Fatalf("list blobs: %v", err)
+		}
+		objects += len(page.Contents)
+	}
+	if objects != 1 {
+		t.Errorf("the bucket holds %d blob objects, want 1 (the layer)", objects)
+	}
+}
+
+func TestReplicaRedirectsStoredBlob(t *testing.T) {
+	t.Parallel()
+	hub := startHub(t, hubOptions{})
+	bucket := startSharedBucket(t)
+	m := startReplica(t, hub, bucket, replicaConfig{redirect: true})
+	layer := hub.std.Alpine.Layers[0]
+	url := m.url() + "/v2/" + hub.std.Alpine.Repo + "/blobs/" + layer.Digest.String()
+
+	if probe := probeBlob(t, url); probe.err != nil || probe.cacheStatus != "MISS" || probe.digest != layer.Digest {
+		t.Fatalf("first GET: status %q, digest %s, err %v; want MISS and %s", probe.cacheStatus, probe.digest, probe.err, layer.Digest)
+	}
+
+	noFollow := newHTTPClient(t)
+	noFollow.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := noFollow.Get(url)
+	if err != nil {
+		t.Fatalf("second GET: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTemporaryRedirect {
+		t.Fatalf("second GET status = %d, want 307", resp.StatusCode)
+	}
+	if got := resp.Header.Get("Docker-Content-Digest"); got != layer.Digest.String() {
+		t.Errorf("Docker-Content-Digest = %q, want %s", got, layer.Digest)
+	}
+	if got := resp.Header.Get("X-Cache-Status"); got != "HIT" {
+		t.Errorf("X-Cache-Status = %q, want HIT", got)
+	}
+
+	// A client that follows the redirect gets the bytes from the bucket.
+	if probe := probeBlob(t, url); probe.err != nil || probe.digest != layer.Digest {
+		t.Errorf("GET following the redirect: digest %s, err %v; want %s", probe.digest, probe.err, layer.Digest)
+	}
+	if got := hub.Stats().BlobGetsByDigest[layer.Digest]; got != 1 {
+		t.Errorf("%d upstream blob GETs of the layer, want 1", got)
+	}
+}
