@@ -329,17 +329,10 @@ func (s *suite) testOpenOffsets(t *testing.T) {
 
 // patternReader yields size pseudo-random bytes from a seed, so a large
 // object needs no memory on either side of the test.
-func patternReader(seed uint64, size int64) io.Reader {
-	return io.LimitReader(&randReader{rng: rand.New(rand.NewPCG(seed, seed))}, size)
-}
-
-type randReader struct{ rng *rand.Rand }
-
-func (r *randReader) Read(p []byte) (int, error) {
-	for i := range p {
-		p[i] = byte(r.rng.Uint32())
-	}
-	return len(p), nil
+func patternReader(seed byte, size int64) io.Reader {
+	var key [32]byte
+	key[0] = seed
+	return io.LimitReader(rand.NewChaCha8(key), size)
 }
 
 func hashOf(t *testing.T, r io.Reader) ([32]byte, int64) {
