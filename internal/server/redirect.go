@@ -7,8 +7,8 @@ import (
 	"github.com/pullcache/pullcache/internal/cache"
 )
 
-// redirectBlob answers a GET of a stored blob with a 307 to a presigned URL
-// of the store. It reports false, having written nothing, when no URL could
+// redirectBlob responds to a GET of a stored blob with a 307 to a presigned
+// URL of the store. It reports false, having written nothing, when no URL could
 // be made; the blob is then streamed as usual.
 func (s *Server) redirectBlob(w http.ResponseWriter, r *http.Request, rt *route) bool {
 	url, err := s.blobRedirect(r.Context(), rt.digest)

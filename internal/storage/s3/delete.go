@@ -8,8 +8,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
-// Delete removes the object under key. S3 answers a delete of a missing
-// key with success, so a HEAD comes first to report storage.ErrNotFound.
+// Delete removes the object under key. S3 returns success for a delete of a
+// missing key, so a HEAD comes first to report storage.ErrNotFound.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if _, err := s.Stat(ctx, key); err != nil {
 		return fmt.Errorf("delete %w", err)

@@ -31,7 +31,7 @@ func errorCode(err error) string {
 }
 
 // isNotFound reports whether err means that the object does not exist. A
-// HEAD answers a bare 404 with no error code.
+// HEAD gets a bare 404 with no error code.
 func isNotFound(err error) bool {
 	switch errorCode(err) {
 	case "NoSuchKey", "NotFound":

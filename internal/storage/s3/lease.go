@@ -31,8 +31,8 @@ var ErrLeaseHeld = errors.New("lease held by another replica")
 // Lease elects one replica at a time for work such as eviction and gc,
 // with no coordinator beyond the bucket. The lease is an object written
 // with a conditional PUT: If-None-Match: * creates it only when it does not
-// exist, and If-Match: ETAG renews or takes it over only when nobody wrote
-// it in between, so among replicas racing for it exactly one wins.
+// exist, and If-Match: ETAG renews or takes it over only when no other writer
+// changed it in between, so among replicas racing for it exactly one wins.
 //
 // A holder renews the lease every third of its TTL. A lease that is not
 // renewed expires, and another replica may take it over, so a crashed

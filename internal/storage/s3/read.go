@@ -62,8 +62,8 @@ func (s *Store) Open(ctx context.Context, key string, offset int64) (io.ReadClos
 	return out.Body, info, nil
 }
 
-// openAtEnd answers an offset that S3 refused as a range: at exactly the
-// end of the object it is an empty reader, past the end an error.
+// openAtEnd handles an offset that S3 rejected as a range. At exactly the
+// end of the object it returns an empty reader, past the end an error.
 func (s *Store) openAtEnd(ctx context.Context, key string, offset int64) (io.ReadCloser, storage.Info, error) {
 	info, err := s.Stat(ctx, key)
 	if err != nil {

@@ -30,9 +30,9 @@ import (
 	"github.com/pullcache/pullcache/internal/storage"
 )
 
-// Upload tuning. A writer holds at most (uploadConcurrency+1) parts in
-// memory, about 24 MiB, whatever the object's size; 8 MiB parts keep the
-// 10,000-part limit of S3 above 78 GiB.
+// Upload tuning. A writer holds the first part and up to
+// uploadConcurrency+1 pooled parts in memory, about 40 MiB at most whatever
+// the object's size. 8 MiB parts put S3's 10,000-part limit at 78 GiB.
 const (
 	partSize          = 8 << 20
 	uploadConcurrency = 2
@@ -41,8 +41,8 @@ const (
 	failTimeout = 30 * time.Second
 )
 
-// staleUploadAge is how old an unfinished multipart upload must be before
-// New aborts it. Another replica may be writing a younger one right now.
+// staleUploadAge is the minimum age of an unfinished multipart upload that
+// New aborts. Another replica may be writing a younger one right now.
 const staleUploadAge = 24 * time.Hour
 
 // DefaultSignedURLExpiry is how long a presigned blob URL stays valid.
@@ -92,7 +92,7 @@ var (
 	_ storage.Redirector = (*Store)(nil)
 )
 
-// New builds the client, checks that the bucket answers and aborts
+// New builds the client, checks that the bucket responds and aborts
 // multipart uploads older than a day, which only a crashed writer leaves.
 func New(ctx context.Context, o Options) (*Store, error) {
 	if o.Bucket == "" {
@@ -182,8 +182,8 @@ func newTransfers(client *s3.Client, compatible bool) *transfermanager.Client {
 	})
 }
 
-// Check is the readiness check: the bucket must answer a HEAD with the
-// store's credentials.
+// Check is the readiness check: a HEAD of the bucket with the store's
+// credentials must succeed.
 func (s *Store) Check(ctx context.Context) error {
 	if _, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.bucket)}); err != nil {
 		return fmt.Errorf("bucket %s: %w", s.bucket, err)

@@ -29,7 +29,7 @@ const (
 	Region    = "us-east-1"
 )
 
-// readyTimeout bounds the wait for the gateway to answer.
+// readyTimeout bounds the wait for the gateway to respond.
 const readyTimeout = 10 * time.Second
 
 // Gateway is a running versitygw with a posix backend in a temporary
@@ -174,10 +174,10 @@ func (g *Gateway) waitReady(exited <-chan struct{}) error {
 	for time.Now().Before(deadline) {
 		select {
 		case <-exited:
-			return errors.New("exited before it answered")
+			return errors.New("exited before it responded")
 		default:
 		}
-		// An unsigned request answers 403 once the gateway is up.
+		// An unsigned request gets 403 once the gateway is up.
 		resp, err := client.Get(g.Endpoint + "/")
 		if err == nil {
 			resp.Body.Close()
@@ -185,7 +185,7 @@ func (g *Gateway) waitReady(exited <-chan struct{}) error {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return fmt.Errorf("no answer from %s within %s", g.Endpoint, readyTimeout)
+	return fmt.Errorf("no response from %s within %s", g.Endpoint, readyTimeout)
 }
 
 func freeAddr() (string, error) {
