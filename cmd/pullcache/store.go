@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -13,6 +14,14 @@ import (
 	"github.com/pullcache/pullcache/internal/storage"
 	"github.com/pullcache/pullcache/internal/storage/fs"
 	"github.com/pullcache/pullcache/internal/storage/s3"
+)
+
+// The lease that eviction and gc take on S3, so that one process at a time
+// runs them. A holder that crashes blocks them for at most one TTL; a
+// running holder renews the lease every third of it.
+const (
+	maintenanceLease    = "maintenance"
+	maintenanceLeaseTTL = 2 * time.Minute
 )
 
 // openedStore is the configured store with what serve needs around it.
@@ -26,6 +35,9 @@ type openedStore struct {
 	// blobRedirect returns a presigned URL of a stored blob; nil unless
 	// storage.s3.redirect is on.
 	blobRedirect func(ctx context.Context, d digest.Digest) (string, error)
+	// maintenanceGate reports whether this process may run eviction or gc
+	// now, and returns the release to call when the run ends.
+	maintenanceGate func(ctx context.Context) (release func(), ok bool)
 	// close releases the filesystem store's lock or removes the spool
 	// directory.
 	close func()
@@ -50,7 +62,9 @@ func openStore(ctx context.Context, cfg config.Config, log *slog.Logger) (*opene
 		store:    store,
 		spoolDir: filepath.Join(store.Root(), ".tmp"),
 		location: store.Root(),
-		close:    func() { unlock() },
+		// The lock taken above already makes this process the only one.
+		maintenanceGate: func(context.Context) (func(), bool) { return func() {}, true },
+		close:           func() { unlock() },
 	}, nil
 }
 
@@ -72,10 +86,11 @@ func openS3Store(ctx context.Context, c config.S3, log *slog.Logger) (*openedSto
 		return nil, fmt.Errorf("create spool directory: %w", err)
 	}
 	opened := &openedStore{
-		store:    store,
-		spoolDir: spoolDir,
-		location: "s3://" + c.Bucket + "/" + store.ObjectKey(""),
-		close:    func() { os.RemoveAll(spoolDir) },
+		store:           store,
+		spoolDir:        spoolDir,
+		location:        "s3://" + c.Bucket + "/" + store.ObjectKey(""),
+		maintenanceGate: store.Lease(maintenanceLease, maintenanceLeaseTTL).Gate,
+		close:           func() { os.RemoveAll(spoolDir) },
 	}
 	if c.Redirect {
 		opened.blobRedirect = blobRedirect(store)
