@@ -3,12 +3,14 @@ package e2e
 import (
 	"context"
 	"net/http"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/opencontainers/go-digest"
 )
 
 func TestReplicasShareOneBucket(t *testing.T) {
@@ -165,3 +167,41 @@ func TestReplicaRedirectsStoredBlob(t *testing.T) {
 		t.Errorf("%d upstream blob GETs of the layer, want 1", got)
 	}
 }
+
+// TestReplicaRedirectClients pulls a stored image with crane and skopeo
+// through a replica with redirect on, so that every blob comes from a
+// presigned URL of the bucket.
+func TestReplicaRedirectClients(t *testing.T) {
+	requireTool(t, "crane")
+	requireTool(t, "skopeo")
+	t.Parallel()
+	hub := startHub(t, hubOptions{})
+	bucket := startSharedBucket(t)
+	m := startReplica(t, hub, bucket, replicaConfig{redirect: true})
+	client := newClientEnv(t)
+	want := hub.std.MultiArch
+	ref := m.ref(want.Repo + ":" + want.Tag)
+
+	client.cranePull(t, ref).checkIndexPreserved(t, want)
+	stored := hub.Stats()
+
+	layer := want.Images[0].Layers[0]
+	resp := m.request(t, http.MethodGet, want.Repo+"/blobs/"+layer.Digest.String(), "")
+	if resp.status != http.StatusOK || digest.FromBytes(resp.body) != layer.Digest {
+		t.Fatalf("GET of a stored layer following the redirect: status %d, digest %s; want 200 and %s", resp.status, digest.FromBytes(resp.body), layer.Digest)
+	}
+
+	client.cranePull(t, ref).checkIndexPreserved(t, want)
+	layout := ociLayout{dir: filepath.Join(t.TempDir(), "layout")}
+	result := client.skopeo(t, "copy", "--all", "--preserve-digests", "--src-tls-verify=false", "docker://"+ref, "oci:"+layout.dir+":"+want.Tag)
+	if result.err != nil {
+		t.Fatalf("skopeo copy through redirects failed: %s", result.failure())
+	}
+	layout.checkIndexPreserved(t, want)
+
+	if after := hub.Stats(); after.BlobGets != stored.BlobGets {
+		t.Errorf("pulls of the stored image made %d upstream blob GETs, want 0", after.BlobGets-stored.BlobGets)
+	}
+}
+
+func sha256Of(data []byte) digest.Digest { return digest.FromBytes(data) }
