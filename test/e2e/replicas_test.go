@@ -203,5 +203,3 @@ func TestReplicaRedirectClients(t *testing.T) {
 		t.Errorf("pulls of the stored image made %d upstream blob GETs, want 0", after.BlobGets-stored.BlobGets)
 	}
 }
-
-func sha256Of(data []byte) digest.Digest { return digest.FromBytes(data) }
