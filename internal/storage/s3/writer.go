@@ -137,6 +137,11 @@ func (w *writer) Commit(ctx context.Context) error {
 // the multipart upload (or never sends its single PUT), and waits for it.
 // It does nothing after Commit or a previous Abort.
 func (w *writer) Abort() error {
+	// A Write blocked on a stalled upload holds the lock; ending the input
+	// first makes it return. After Commit has ended the input this does
+	// nothing, because a pipe keeps its first close.
+	w.pipe.CloseWithError(errAborted)
+
 	w.mu.Lock()
 	defer w.mu.Unlock()
 
@@ -151,6 +156,9 @@ func (w *writer) Abort() error {
 func (w *writer) discard() error {
 	w.state = closed
 	w.pipe.CloseWithError(errAborted)
+	// Requests in flight are canceled; the transfer manager still aborts
+	// the multipart upload, with a context of its own.
+	w.cancel()
 	<-w.done
 	if errors.Is(w.result, errUploadEnded) {
 		// Unreachable: the input never ended cleanly.
