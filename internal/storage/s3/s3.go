@@ -94,6 +94,7 @@ var (
 
 // New builds the client, checks that the bucket responds and aborts
 // multipart uploads older than a day, which only a crashed writer leaves.
+// A failure of that cleanup is logged, not returned.
 func New(ctx context.Context, o Options) (*Store, error) {
 	if o.Bucket == "" {
 		return nil, errors.New("open s3 store: no bucket configured")
@@ -133,8 +134,11 @@ func New(ctx context.Context, o Options) (*Store, error) {
 	if err := s.Check(ctx); err != nil {
 		return nil, fmt.Errorf("open s3 store: %w", err)
 	}
+	// Stale uploads only cost storage, so a replica that may not list or
+	// abort them still serves.
 	if err := s.abortStaleUploads(ctx); err != nil {
-		return nil, fmt.Errorf("open s3 store: %w", err)
+		s.logger.Warn("could not abort stale multipart uploads; grant s3:ListBucketMultipartUploads and s3:AbortMultipartUpload",
+			slog.String("bucket", s.bucket), slog.Any("err", err))
 	}
 	return s, nil
 }
