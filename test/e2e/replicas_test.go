@@ -109,23 +109,10 @@ func TestReplicasConcurrentBlob(t *testing.T) {
 	if got := fileDigest(t, bucket.objectPath("blobs/sha256/"+layer.Digest.Encoded())); got != layer.Digest {
 		t.Errorf("the bucket holds bytes with digest %s for the layer, want %s", got, layer.Digest)
 	}
-	uploads, err := bucket.gw.Client().ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket.bucket)})
-	if err != nil {
-		t.Fatalf("list multipart uploads: %v", err)
+	if n := countUploads(t, bucket); n != 0 {
+		t.Errorf("%d multipart uploads left in the bucket, want 0", n)
 	}
-	if len(uploads.Uploads) != 0 {
-		t.Errorf("%d multipart uploads left in the bucket, want 0", len(uploads.Uploads))
-	}
-	var objects int
-	pages := s3.NewListObjectsV2Paginator(bucket.gw.Client(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket.bucket), Prefix: aws.String(bucketPrefix + "/blobs/")})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(context.Background())
-		if err != nil {
-			t.Fatalf("list blobs: %v", err)
-		}
-		objects += len(page.Contents)
-	}
-	if objects != 1 {
+	if objects := countObjects(t, bucket, bucketPrefix+"/blobs/"); objects != 1 {
 		t.Errorf("the bucket holds %d blob objects, want 1 (the layer)", objects)
 	}
 }
@@ -202,4 +189,72 @@ func TestReplicaRedirectClients(t *testing.T) {
 	if after := hub.Stats(); after.BlobGets != stored.BlobGets {
 		t.Errorf("pulls of the stored image made %d upstream blob GETs, want 0", after.BlobGets-stored.BlobGets)
 	}
+}
+
+// TestReplicaKilledMidUpload kills a replica while it uploads a blob: the
+// bucket shows no object, a replica starting next keeps the young upload,
+// and another replica then stores the blob whole.
+func TestReplicaKilledMidUpload(t *testing.T) {
+	t.Parallel()
+	const layerSize = 24 << 20
+	hub := startHub(t, hubOptions{largeLayerSize: layerSize})
+	bucket := startSharedBucket(t)
+	a := startReplica(t, hub, bucket, replicaConfig{})
+	layer := hub.std.Big.Layers[0]
+	blobPath := "/v2/" + hub.std.Big.Repo + "/blobs/" + layer.Digest.String()
+
+	// 768 chunks 5 ms apart: the transfer takes about 4 s. Past the first
+	// 8 MiB part the replica has started a multipart upload.
+	hub.SetFault(slowBlobs(5 * time.Millisecond))
+	received := startBlobDownload(t, a.url()+blobPath, 10<<20)
+	if received < 10<<20 || received >= layer.Size {
+		t.Fatalf("the download had %d of %d bytes when the replica was killed, want a transfer in the middle", received, layer.Size)
+	}
+	a.kill()
+
+	if n := countObjects(t, bucket, bucketPrefix+"/blobs/"); n != 0 {
+		t.Errorf("the bucket holds %d blob objects after the replica was killed mid-upload, want 0", n)
+	}
+	if n := countUploads(t, bucket); n != 1 {
+		t.Fatalf("the bucket holds %d multipart uploads after the kill, want the killed replica's 1", n)
+	}
+
+	// A replica starting now must not abort an upload that young: it could
+	// be another replica's transfer in progress.
+	b := startReplica(t, hub, bucket, replicaConfig{})
+	if n := countUploads(t, bucket); n != 1 {
+		t.Errorf("the bucket holds %d multipart uploads after a replica started, want 1", n)
+	}
+
+	hub.ClearFaults()
+	probe := probeBlob(t, b.url()+blobPath)
+	if probe.err != nil || probe.digest != layer.Digest {
+		t.Fatalf("GET through the new replica: digest %s, err %v; want %s", probe.digest, probe.err, layer.Digest)
+	}
+	if got := fileDigest(t, bucket.objectPath("blobs/sha256/"+layer.Digest.Encoded())); got != layer.Digest {
+		t.Errorf("the bucket holds bytes with digest %s for the layer, want %s", got, layer.Digest)
+	}
+}
+
+func countObjects(t *testing.T, bucket *sharedBucket, prefix string) int {
+	t.Helper()
+	n := 0
+	pages := s3.NewListObjectsV2Paginator(bucket.gw.Client(), &s3.ListObjectsV2Input{Bucket: aws.String(bucket.bucket), Prefix: aws.String(prefix)})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(context.Background())
+		if err != nil {
+			t.Fatalf("list %s: %v", prefix, err)
+		}
+		n += len(page.Contents)
+	}
+	return n
+}
+
+func countUploads(t *testing.T, bucket *sharedBucket) int {
+	t.Helper()
+	out, err := bucket.gw.Client().ListMultipartUploads(context.Background(), &s3.ListMultipartUploadsInput{Bucket: aws.String(bucket.bucket)})
+	if err != nil {
+		t.Fatalf("list multipart uploads: %v", err)
+	}
+	return len(out.Uploads)
 }
