@@ -190,7 +190,7 @@ func newTransfers(client *s3.Client, compatible bool) *transfermanager.Client {
 // credentials must succeed.
 func (s *Store) Check(ctx context.Context) error {
 	if _, err := s.client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.bucket)}); err != nil {
-		return fmt.Errorf("bucket %s: %w", s.bucket, err)
+		return fmt.Errorf("bucket %s not reachable; check storage.s3 (bucket, region, endpoint) and the AWS credentials: %w", s.bucket, err)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -181,5 +182,16 @@ func TestSignedURLServesObject(t *testing.T) {
 
 	if _, err := store.SignedURL(ctx, "../escape"); !errors.Is(err, storage.ErrInvalidKey) {
 		t.Errorf("SignedURL of an invalid key: error = %v, want ErrInvalidKey", err)
+	}
+}
+
+func TestNewMissingBucket(t *testing.T) {
+	gw := s3test.Start(t)
+	s3test.IsolateSDK(t)
+	_, err := New(context.Background(), Options{
+		Bucket: "no-such-bucket", Region: s3test.Region, Endpoint: gw.Endpoint, PathStyle: true, Credentials: gw.Credentials(),
+	})
+	if err == nil || !strings.Contains(err.Error(), "bucket no-such-bucket not reachable; check storage.s3") {
+		t.Errorf("New on a missing bucket: error = %v, want one that names the bucket and what to check", err)
 	}
 }
