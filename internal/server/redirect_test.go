@@ -20,8 +20,8 @@ import (
 	"github.com/pullcache/pullcache/internal/upstream"
 )
 
-// redirectHook is a BlobRedirect hook that returns a
-// fixed URL, or err when it is set, and counts its calls.
+// redirectHook is a BlobRedirect hook that returns a fixed URL, or err when
+// it is set, and counts its calls.
 type redirectHook struct {
 	url   string
 	err   atomic.Pointer[error]
@@ -36,7 +36,7 @@ func (r *redirectHook) redirect(_ context.Context, d digest.Digest) (string, err
 	return r.url + d.Encoded(), nil
 }
 
-func startRedirectingServer(t *testing.T, hook *redirectHook) (*httptest.Server, hubsim.Standard) {
+func startRedirectServer(t *testing.T, hook *redirectHook) (*httptest.Server, hubsim.Standard) {
 	t.Helper()
 	hub := hubsim.New(hubsim.Options{})
 	if err := hub.Start("127.0.0.1:0"); err != nil {
@@ -73,7 +73,7 @@ func startRedirectingServer(t *testing.T, hook *redirectHook) (*httptest.Server,
 
 func TestBlobRedirectOnlyForStoredBlobs(t *testing.T) {
 	hook := &redirectHook{url: "https://bucket.example/blobs/"}
-	srv, std := startRedirectingServer(t, hook)
+	srv, std := startRedirectServer(t, hook)
 	layer := std.Alpine.Layers[0]
 	url := srv.URL + "/v2/" + std.Alpine.Repo + "/blobs/" + layer.Digest.String()
 	client := &http.Client{
