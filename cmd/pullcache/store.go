@@ -37,6 +37,7 @@ type openedStore struct {
 	blobRedirect func(ctx context.Context, d digest.Digest) (string, error)
 	// maintenanceGate reports whether this process may run eviction or gc
 	// now, and returns the release to call when the run ends.
+	// TODO: nothing calls it yet; eviction and gc must ask it before a run.
 	maintenanceGate func(ctx context.Context) (release func(), ok bool)
 	// close releases the filesystem store's lock or removes the spool
 	// directory.
