@@ -10,13 +10,14 @@ import (
 )
 
 // startEvictor starts tracking reads and, with cache.max_size set, keeping
-// the store under it. The serving process holds the filesystem store's
-// lock, so no gate is needed; a store shared by several servers needs a
-// lease as evict.Options.Gate. stop ends it and writes the access record,
-// so call it after the server stopped.
-func startEvictor(cfg config.Config, store storage.Store, log *slog.Logger) (evictor *evict.Evictor, stop func(), err error) {
+// the store under it. gate decides whether this process may remove objects
+// now: always on a filesystem store, whose lock the serving process holds,
+// and only while holding the bucket's lease on S3. stop ends it and writes
+// the access record, so call it after the server stopped.
+func startEvictor(cfg config.Config, store storage.Store, gate evict.Gate, log *slog.Logger) (evictor *evict.Evictor, stop func(), err error) {
 	evictor, err = evict.New(evict.Options{
 		Store:           store,
+		Gate:            gate,
 		MaxSize:         int64(cfg.Cache.MaxSize),
 		Grace:           cfg.Cache.GCGrace,
 		MaxManifestSize: int64(cfg.Limits.MaxManifestSize),

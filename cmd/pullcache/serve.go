@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -21,7 +20,6 @@ import (
 	"github.com/pullcache/pullcache/internal/secret"
 	"github.com/pullcache/pullcache/internal/server"
 	"github.com/pullcache/pullcache/internal/storage"
-	"github.com/pullcache/pullcache/internal/storage/fs"
 	"github.com/pullcache/pullcache/internal/upstream"
 )
 
@@ -102,16 +100,14 @@ func runServe(ctx context.Context, flags serveFlags) error {
 	}
 	log := newLogger(cfg.LogFormat)
 
-	store, err := fs.New(cfg.Storage.Filesystem.Root, log)
+	opened, err := openStore(ctx, cfg, log)
 	if err != nil {
-		return fmt.Errorf("open store: %w", err)
+		return err
 	}
-	unlock, err := store.Lock()
-	if err != nil {
-		return fmt.Errorf("open store: %w", err)
-	}
-	defer unlock()
-	evictor, stopEvictor, err := startEvictor(cfg, store, log)
+	defer opened.close()
+	store := opened.store
+
+	evictor, stopEvictor, err := startEvictor(cfg, store, opened.maintenanceGate, log)
 	if err != nil {
 		return err
 	}
@@ -123,7 +119,7 @@ func runServe(ctx context.Context, flags serveFlags) error {
 	}
 	c, err := cache.New(cache.Options{
 		Store:                 store,
-		SpoolDir:              filepath.Join(store.Root(), ".tmp"),
+		SpoolDir:              opened.spoolDir,
 		Remotes:               remotes,
 		UpstreamAuthoritative: cfg.Cache.UpstreamAuthoritative,
 		MaxManifestSize:       int64(cfg.Limits.MaxManifestSize),
@@ -135,7 +131,7 @@ func runServe(ctx context.Context, flags serveFlags) error {
 	if err != nil {
 		return err
 	}
-	handler := server.New(server.Options{Cache: c, Upstreams: routes, Logger: log})
+	handler := server.New(server.Options{Cache: c, Upstreams: routes, Logger: log, BlobRedirect: opened.blobRedirect})
 
 	listener, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -158,7 +154,7 @@ func runServe(ctx context.Context, flags serveFlags) error {
 	go func() { serveErr <- fmt.Errorf("serve on %s: %w", cfg.Listen, srv.Serve(listener)) }()
 	go func() { serveErr <- fmt.Errorf("serve on %s: %w", cfg.AdminListen, adminSrv.Serve(adminListener)) }()
 	log.Info("pullcache started", slog.String("version", currentVersion()), slog.String("listen", listener.Addr().String()),
-		slog.String("admin_listen", adminListener.Addr().String()), slog.String("data", cfg.Storage.Filesystem.Root),
+		slog.String("admin_listen", adminListener.Addr().String()), slog.String("data", opened.location),
 		slog.Any("upstreams", upstreamSummary(cfg)), slog.Duration("tag_ttl", cfg.Cache.TagTTL))
 
 	select {

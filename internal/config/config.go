@@ -27,7 +27,7 @@ type Config struct {
 // Storage selects the backend. Exactly one of its fields is set.
 type Storage struct {
 	Filesystem *Filesystem `yaml:"filesystem,omitempty"`
-	// S3 is an S3 bucket. Not supported yet.
+	// S3 is an S3 or S3-compatible bucket that several replicas can share.
 	S3 *S3 `yaml:"s3,omitempty"`
 }
 

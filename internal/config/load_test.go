@@ -360,11 +360,15 @@ func TestLoadInvalidByteSizes(t *testing.T) {
 }
 
 func TestLoadS3Only(t *testing.T) {
-	_, err := loadText(t, "storage:\n  s3: {bucket: cache, region: ap-northeast-1}\n")
-
-	wantError(t, err, "storage.s3: not supported yet; use storage.filesystem")
-	if strings.Contains(err.Error(), "storage.filesystem.root") {
-		t.Errorf("error also complains about the filesystem: %v", err)
+	cfg, err := loadText(t, "storage:\n  s3: {bucket: cache, region: ap-northeast-1}\n")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if cfg.Storage.Filesystem != nil {
+		t.Errorf("storage.filesystem = %+v, want nil when the file sets only s3", cfg.Storage.Filesystem)
+	}
+	if cfg.Storage.S3 == nil || cfg.Storage.S3.Bucket != "cache" {
+		t.Errorf("storage.s3 = %+v, want bucket cache", cfg.Storage.S3)
 	}
 }
 

@@ -73,7 +73,7 @@ func checkListen(p *problems, path, addr string) {
 
 func checkStorage(p *problems, s Storage) {
 	if s.S3 != nil {
-		p.add("storage.s3", "not supported yet; use storage.filesystem")
+		checkS3(p, s)
 		return
 	}
 	if s.Filesystem == nil || s.Filesystem.Root == "" {

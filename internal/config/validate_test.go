@@ -32,7 +32,7 @@ func TestValidateMessages(t *testing.T) {
 		{"log format", func(c *Config) { c.LogFormat = "xml" }, `log_format: invalid value "xml": must be text or json`},
 		{"no storage", func(c *Config) { c.Storage.Filesystem = nil }, "storage.filesystem.root: missing directory"},
 		{"empty root", func(c *Config) { c.Storage.Filesystem.Root = "" }, "storage.filesystem.root: missing directory"},
-		{"s3", func(c *Config) { c.Storage.S3 = &S3{Bucket: "b"} }, "storage.s3: not supported yet; use storage.filesystem"},
+		{"s3 and filesystem", func(c *Config) { c.Storage.S3 = &S3{Bucket: "b"} }, "storage: both filesystem and s3 are set; keep one"},
 		{"negative tag ttl", func(c *Config) { c.Cache.TagTTL = -time.Minute }, "cache.tag_ttl: -1m0s must not be negative"},
 		{"negative gc grace", func(c *Config) { c.Cache.GCGrace = -time.Minute }, "cache.gc_grace: -1m0s must not be negative"},
 		{"negative max size", func(c *Config) { c.Cache.MaxSize = -1 }, "cache.max_size: -1 must not be negative"},

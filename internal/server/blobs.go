@@ -36,6 +36,9 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, rt *route) er
 		return err
 	}
 	defer blob.Close()
+	if blob.Status == cache.StatusHit && s.blobRedirect != nil && s.redirectBlob(w, r, rt) {
+		return nil
+	}
 	setBlobHeaders(w, rt, blob.Status)
 
 	if r.Header.Get("Range") != "" && blob.Size < 0 {

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/pullcache/pullcache/internal/cache"
 )
 
@@ -27,6 +29,9 @@ type Options struct {
 	Cache     *cache.Cache
 	Upstreams []Upstream
 	Logger    *slog.Logger // nil discards logs
+	// BlobRedirect, when set, answers GETs of stored blobs with a 307 to
+	// the URL it returns, so that the bytes come from the store directly.
+	BlobRedirect func(ctx context.Context, d digest.Digest) (string, error)
 }
 
 // Server is an http.Handler for the /v2/ API.
@@ -35,6 +40,7 @@ type Server struct {
 	upstreams       map[string]Upstream
 	defaultUpstream string
 	log             *slog.Logger
+	blobRedirect    func(ctx context.Context, d digest.Digest) (string, error)
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -46,6 +52,7 @@ func New(o Options) *Server {
 		upstreams: make(map[string]Upstream, len(o.Upstreams)),
 		log:       o.Logger,
 	}
+	s.blobRedirect = o.BlobRedirect
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

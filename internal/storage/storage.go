@@ -60,3 +60,12 @@ type Writer interface {
 	// Abort discards the written bytes.
 	Abort() error
 }
+
+// Redirector is implemented by stores whose objects a client can download
+// straight from the backend, such as S3 with presigned URLs, so that the
+// bytes need not flow through pullcache.
+type Redirector interface {
+	// SignedURL returns a short-lived URL that serves the committed object
+	// under key to anyone who holds it.
+	SignedURL(ctx context.Context, key string) (string, error)
+}
