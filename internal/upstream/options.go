@@ -55,6 +55,13 @@ type Options struct {
 	// nil means anonymous.
 	Credentials func(ctx context.Context) (username, password string, err error)
 
+	// CredentialsRejected, when set, is called with the username and
+	// password that the token service or a Basic-auth registry refused
+	// (never for a 401 or 403 on one repository). The request is then tried
+	// once more with what Credentials returns next, so a provider that
+	// answers anonymous after this call keeps pulls going.
+	CredentialsRejected func(username, password string)
+
 	// ConnectTimeout bounds dial plus TLS handshake. 0 means
 	// DefaultConnectTimeout. It only applies to the default transport.
 	ConnectTimeout time.Duration

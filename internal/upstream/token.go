@@ -65,7 +65,28 @@ func (r *Registry) dropToken(scope, value string) {
 	}
 }
 
+// fetchToken gets a token with the current credentials. When the token
+// service refuses them and the provider then offers others (anonymous, or a
+// rotated secret), it tries once more with those.
 func (r *Registry) fetchToken(ctx context.Context, ch challenge, scope string) (string, error) {
+	user, pass, err := r.credentials(ctx)
+	if err != nil {
+		return "", err
+	}
+
+	value, err := r.fetchTokenAs(ctx, ch, scope, user, pass)
+	if err != nil && r.reportRejected(ctx, err, user, pass) {
+		user, pass, err = r.credentials(ctx)
+		if err != nil {
+			return "", err
+		}
+		return r.fetchTokenAs(ctx, ch, scope, user, pass)
+	}
+
+	return value, err
+}
+
+func (r *Registry) fetchTokenAs(ctx context.Context, ch challenge, scope, user, pass string) (string, error) {
 	u := *ch.realm
 	q := u.Query()
 	if ch.service != "" {
@@ -75,11 +96,6 @@ func (r *Registry) fetchToken(ctx context.Context, ch challenge, scope string) (
 		q.Set("scope", scope)
 	}
 	u.RawQuery = q.Encode()
-
-	user, pass, err := r.credentials(ctx)
-	if err != nil {
-		return "", err
-	}
 
 	var auth *hostAuth
 	if user != "" || pass != "" {

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/pullcache/pullcache/internal/config"
+	"github.com/pullcache/pullcache/internal/dockerconfig"
+	"github.com/pullcache/pullcache/internal/secret"
+)
+
+// credentialsObserver receives the events that metrics count. The zero
+// value records nothing.
+type credentialsObserver struct {
+	// Rejected is called each time an upstream refuses the configured
+	// credentials and pulls go on anonymously.
+	Rejected func(upstream string)
+}
+
+// newUpstreamCredentials returns the credential provider of upstream u:
+// its username and password references, or its Docker config entry.
+func newUpstreamCredentials(u config.Upstream, resolver *secret.Resolver, log *slog.Logger, obs credentialsObserver) *secret.Credentials {
+	opts := secret.CredentialsOptions{
+		Upstream:   u.Name,
+		Username:   u.Username,
+		Password:   u.Password,
+		Resolver:   resolver,
+		Logger:     log,
+		OnRejected: obs.Rejected,
+	}
+	if u.DockerConfig {
+		key := dockerconfig.Key(u.Name, u.IsDockerHub())
+		opts.Describe = "docker_config entry " + key
+		opts.DockerConfig = func(ctx context.Context) (string, string, error) {
+			return dockerConfigCredentials(ctx, key)
+		}
+	}
+	return secret.NewCredentials(opts)
+}
+
+// errIdentityToken explains why an identity token from the Docker config
+// cannot be used.
+var errIdentityToken = errors.New("the entry holds an identity token, which pullcache cannot use yet; log in with a username and an access token (docker login -u USER) instead")
+
+func dockerConfigCredentials(ctx context.Context, key string) (string, string, error) {
+	user, pass, err := dockerconfig.Lookup(ctx, key)
+	if err != nil {
+		return "", "", err
+	}
+	// TODO: exchange identity tokens for registry tokens (the OAuth 2
+	// refresh_token grant, a POST to the token realm).
+	if user == dockerconfig.TokenUsername {
+		return "", "", errIdentityToken
+	}
+	return user, pass, nil
+}
+
+// loadCredentials builds and resolves the credentials of every upstream. A
+// failure names the upstream and the reference, never a value.
+func loadCredentials(ctx context.Context, cfg config.Config, log *slog.Logger, obs credentialsObserver) (map[string]*secret.Credentials, error) {
+	resolver := &secret.Resolver{}
+	out := make(map[string]*secret.Credentials, len(cfg.Upstreams))
+	var errs []error
+
+	for i, u := range cfg.Upstreams {
+		creds := newUpstreamCredentials(u, resolver, log, obs)
+		if err := creds.Load(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("upstreams[%d]: %w", i, err))
+			continue
+		}
+		out[u.Name] = creds
+	}
+	return out, errors.Join(errs...)
+}
