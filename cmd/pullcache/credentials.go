@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 
 	"github.com/pullcache/pullcache/internal/config"
@@ -73,4 +74,27 @@ func loadCredentials(ctx context.Context, cfg config.Config, log *slog.Logger, o
 		out[u.Name] = creds
 	}
 	return out, errors.Join(errs...)
+}
+
+// loadConfigFile loads and validates path, or the defaults when path is
+// empty, as serve does.
+func loadConfigFile(path string) (config.Config, error) {
+	cfg := config.Default()
+	if path != "" {
+		loaded, err := config.Load(path)
+		if err != nil {
+			return config.Config{}, err
+		}
+		cfg = loaded
+	}
+	if err := cfg.Validate(); err != nil {
+		return config.Config{}, err
+	}
+	return cfg, nil
+}
+
+// newCommandLogger logs warnings and errors to stderr for the commands
+// other than serve.
+func newCommandLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }

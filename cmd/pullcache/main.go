@@ -9,6 +9,9 @@ import (
 )
 
 func main() {
+	if isCredentialHelperName(os.Args[0]) {
+		os.Exit(runAsCredentialHelper(os.Args[1:]))
+	}
 	if err := newRootCommand().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "pullcache:", err)
 		os.Exit(1)
@@ -24,5 +27,6 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCommand(), newVersionCommand())
+	root.AddCommand(newConfigCommand(), newRatelimitCommand(), newCredentialHelperCommand())
 	return root
 }

@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"sync"
 )
@@ -135,4 +136,25 @@ func writeError(w http.ResponseWriter, status int, code, message string) {
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Environ returns the environment that points the AWS SDK's default chain
+// at the simulator, in region, with the test credentials: no instance
+// metadata probe, and config and credentials files under dir that need not
+// exist, so nothing of the machine's own AWS setup is read.
+func (s *Server) Environ(dir, region string) map[string]string {
+	return map[string]string{
+		"AWS_EC2_METADATA_DISABLED":        "true",
+		"AWS_ACCESS_KEY_ID":                AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY":            SecretAccessKey,
+		"AWS_SESSION_TOKEN":                "",
+		"AWS_PROFILE":                      "",
+		"AWS_CONFIG_FILE":                  filepath.Join(dir, "aws-config"),
+		"AWS_SHARED_CREDENTIALS_FILE":      filepath.Join(dir, "aws-credentials"),
+		"AWS_REGION":                       region,
+		"AWS_ENDPOINT_URL":                 s.URL,
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": "",
+		"AWS_ENDPOINT_URL_SSM":             "",
+		"AWS_MAX_ATTEMPTS":                 "1",
+	}
 }

@@ -2,7 +2,6 @@ package secret
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -28,19 +27,9 @@ func startAWS(t *testing.T) *awssim.Server {
 	}
 	t.Cleanup(func() { _ = sim.Close() })
 
-	dir := t.TempDir()
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	t.Setenv("AWS_ACCESS_KEY_ID", awssim.AccessKeyID)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", awssim.SecretAccessKey)
-	t.Setenv("AWS_SESSION_TOKEN", "")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
-	t.Setenv("AWS_REGION", simRegion)
-	t.Setenv("AWS_ENDPOINT_URL", sim.URL)
-	t.Setenv("AWS_ENDPOINT_URL_SECRETS_MANAGER", "")
-	t.Setenv("AWS_ENDPOINT_URL_SSM", "")
-	t.Setenv("AWS_MAX_ATTEMPTS", "1")
+	for name, value := range sim.Environ(t.TempDir(), simRegion) {
+		t.Setenv(name, value)
+	}
 
 	return sim
 }
