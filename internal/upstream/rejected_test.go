@@ -137,3 +137,30 @@ func TestBasicRejectionRetriesWithNextCredentials(t *testing.T) {
 		t.Errorf("rejections = %q, want the old pair once", got)
 	}
 }
+
+// An anonymous token taken after a rejection is not reused once the
+// provider offers credentials again.
+func TestTokenNotReusedAcrossUsers(t *testing.T) {
+	f := newFakeRegistry(t, "bearer")
+	f.expiresIn = 300
+	f.addManifest("library/alpine", "3.20", fakeManifest{mediaType: MediaTypeOCIManifest, body: testManifestBody})
+	creds := &switchingCredentials{}
+	reg := newTestRegistry(t, f.URL(), creds.options)
+
+	for range 2 {
+		if _, err := reg.HeadManifest(context.Background(), "library/alpine", "3.20"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	creds.mu.Lock()
+	creds.user, creds.pass = "ci", "rotated"
+	creds.mu.Unlock()
+	if _, err := reg.HeadManifest(context.Background(), "library/alpine", "3.20"); err != nil {
+		t.Fatal(err)
+	}
+
+	tokens := f.tokenRequests()
+	if len(tokens) != 2 || tokens[0].user != "" || tokens[1].user != "ci" {
+		t.Errorf("token requests = %+v, want one anonymous, then one as ci", tokens)
+	}
+}

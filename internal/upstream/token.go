@@ -23,6 +23,7 @@ const (
 type cachedToken struct {
 	value   string
 	expires time.Time
+	user    string // who fetched it; "" for anonymous
 }
 
 // tokenResponse is the token service's JSON body. Some services send
@@ -40,6 +41,11 @@ func (r *Registry) token(ctx context.Context, ch challenge, scope string) (value
 	cached, ok := r.tokens[scope]
 	r.authMu.Unlock()
 
+	// A token fetched as another user (anonymous after a rejection, say)
+	// is not reused once the credentials change.
+	if user, _, err := r.opts.Credentials(ctx); err == nil && user != cached.user {
+		ok = false
+	}
 	if ok && r.now().Before(cached.expires) {
 		return cached.value, false, nil
 	}
@@ -138,7 +144,7 @@ func (r *Registry) fetchTokenAs(ctx context.Context, ch challenge, scope, user, 
 	// cache, and a token from the old realm must not be put back in it.
 	r.authMu.Lock()
 	if r.challenge.equal(ch) {
-		r.tokens[scope] = cachedToken{value: value, expires: issued.Add(lifetime)}
+		r.tokens[scope] = cachedToken{value: value, expires: issued.Add(lifetime), user: user}
 	}
 	r.authMu.Unlock()
 
