@@ -306,4 +306,3 @@ func TestCredentialHelperName(t *testing.T) {
 		}
 	}
 }
-
