@@ -67,7 +67,7 @@ func resolveFails(t *testing.T, r *Resolver, ref, want string, secrets ...string
 func TestSecretsManagerByName(t *testing.T) {
 	sim := startAWS(t)
 	sim.PutSecret(simRegion, "docker-hub", `{"username":"`+hubUser+`","password":"`+hubPassword+`","pulls":200}`)
-	sim.PutSecret(simRegion, "plain", hubPassword)
+	sim.PutSecret(simRegion, "plain", hubPassword+"\r\n")
 	var r Resolver
 
 	resolveOK(t, &r, "secretsmanager:docker-hub:username", hubUser)
@@ -180,7 +180,7 @@ func TestAWSNoRegion(t *testing.T) {
 func TestSSM(t *testing.T) {
 	sim := startAWS(t)
 	sim.PutParameter(simRegion, "/ci/docker/token", "SecureString", hubPassword)
-	sim.PutParameter(simRegion, "/ci/docker/user", "String", hubUser)
+	sim.PutParameter(simRegion, "/ci/docker/user", "String", hubUser+"\n")
 	sim.PutParameter(otherRegion, "/ci/docker/tokyo", "SecureString", hubPassword)
 	sim.PutParameter(simRegion, "/ci/docker/denied", "SecureString", hubPassword)
 	sim.Deny("/ci/docker/denied")

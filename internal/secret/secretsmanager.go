@@ -63,6 +63,9 @@ func (s secretsManagerSource) Resolve(ctx context.Context, rest string) (string,
 		value = string(out.SecretBinary)
 	}
 	if ref.JSONKey == "" {
+		// As for file: references, a trailing line break from the tool
+		// that stored the secret is not part of it.
+		value = strings.TrimRight(value, "\r\n")
 		if value == "" {
 			return "", fmt.Errorf("secret %s is empty", ref.SecretID)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
@@ -41,8 +42,14 @@ func (s ssmSource) Resolve(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("get parameter %s: %w", name, describeAWSError(err, "ssm:GetParameter"))
 	}
 
-	if out.Parameter == nil || aws.ToString(out.Parameter.Value) == "" {
+	// "aws ssm put-parameter --value file://..." keeps the file's final
+	// line break, which is not part of the credential.
+	var value string
+	if out.Parameter != nil {
+		value = strings.TrimRight(aws.ToString(out.Parameter.Value), "\r\n")
+	}
+	if value == "" {
 		return "", fmt.Errorf("parameter %s is empty", name)
 	}
-	return aws.ToString(out.Parameter.Value), nil
+	return value, nil
 }
