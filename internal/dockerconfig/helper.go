@@ -24,11 +24,11 @@ const helperTimeout = 30 * time.Second
 // maxHelperOutput bounds what is read from a helper.
 const maxHelperOutput = 1 << 20
 
-// notFoundMessage is what helpers print when they hold nothing for the
-// server URL.
+// notFoundMessage is the message helpers print when they store nothing
+// for the server URL.
 const notFoundMessage = "credentials not found in native keychain"
 
-// HelperCredentials is a helper's answer to get.
+// HelperCredentials is a helper's response to get.
 type HelperCredentials struct {
 	ServerURL string `json:"ServerURL"`
 	Username  string `json:"Username"`
@@ -45,7 +45,7 @@ func HelperGet(ctx context.Context, name, serverURL string) (username, secret st
 
 	var creds HelperCredentials
 	if err := json.Unmarshal(out, &creds); err != nil {
-		return "", "", fmt.Errorf("credential helper docker-credential-%s: the answer to get is not JSON", name)
+		return "", "", fmt.Errorf("credential helper docker-credential-%s: the response to get is not JSON", name)
 	}
 	if creds.Secret == "" {
 		return "", "", fmt.Errorf("credential helper docker-credential-%s: empty secret for %s", name, serverURL)

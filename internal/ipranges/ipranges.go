@@ -1,8 +1,8 @@
 // Package ipranges reads AWS's published address ranges (the ip-ranges.json
 // format) and finds the ranges that hold an address. Docker Hub counts
-// anonymous pulls per IPv4 address or IPv6 /64, so a build that egresses
-// from a shared cloud range shares its quota with that range's other
-// tenants; this package names that range.
+// anonymous pulls per IPv4 address or IPv6 /64. A build that egresses from
+// a shared cloud range may share its address, and so its quota, with other
+// tenants of that range. This package names that range.
 package ipranges
 
 import (

@@ -50,8 +50,8 @@ type CredentialsOptions struct {
 // Credentials holds one upstream's resolved username and password and keeps
 // them fresh: Load resolves them, Run resolves them again on an interval,
 // and Rejected starts a re-resolution at once. A failed resolution keeps the
-// last good pair. While upstream refuses the current pair, Get answers
-// anonymous, so pulls go on with the anonymous quota. It is safe for
+// last good pair. While upstream refuses the current pair, Get returns
+// anonymous credentials, so pulls go on with the anonymous quota. It is safe for
 // concurrent use.
 type Credentials struct {
 	opts     CredentialsOptions
@@ -61,7 +61,7 @@ type Credentials struct {
 	mu           sync.Mutex
 	user, pass   string
 	loaded       bool
-	rejected     bool // upstream refused user and pass
+	rejected     bool // upstream rejected user and pass
 	lastRejected time.Time
 	reloading    bool
 }
@@ -109,7 +109,7 @@ func (c *Credentials) Source() string {
 // Load resolves the credentials now. On failure the error names the
 // upstream and the reference, and the last good pair stays in use. A
 // successful Load also lifts an earlier rejection, so credentials that were
-// refused once are tried again on each refresh.
+// rejected once are tried again on each refresh.
 func (c *Credentials) Load(ctx context.Context) error {
 	user, pass, err := c.resolve(ctx)
 	if err != nil {
@@ -178,8 +178,8 @@ func (c *Credentials) Username() string {
 	return c.user
 }
 
-// Rejected records that upstream refused user and pass. If they are still
-// the current pair, Get answers anonymous from now on, the event is counted
+// Rejected records that upstream rejected user and pass. If they are still
+// the current pair, Get returns anonymous credentials from now on, the event is counted
 // and logged (at most once a minute), and a re-resolution starts in the
 // background: a rotated secret is then used at once.
 func (c *Credentials) Rejected(user, pass string) {
@@ -202,7 +202,7 @@ func (c *Credentials) Rejected(user, pass string) {
 		c.opts.OnRejected(c.opts.Upstream)
 	}
 	if logIt {
-		c.log.Error("upstream refused the configured credentials; pulling anonymously until they change or the next refresh",
+		c.log.Error("upstream rejected the configured credentials; pulling anonymously until they change or the next refresh",
 			slog.String("user", user), slog.String("source", c.Source()))
 	}
 	if startReload {
@@ -211,7 +211,7 @@ func (c *Credentials) Rejected(user, pass string) {
 }
 
 // reloadAfterRejection resolves the references again. Only a pair that
-// differs from the refused one lifts the rejection; the same pair waits for
+// differs from the rejected one lifts the rejection; the same pair waits for
 // the next interval refresh.
 func (c *Credentials) reloadAfterRejection(user, pass string) {
 	ctx, cancel := context.WithTimeout(context.Background(), reloadTimeout)
@@ -224,14 +224,14 @@ func (c *Credentials) reloadAfterRejection(user, pass string) {
 
 	c.reloading = false
 	if err != nil {
-		c.log.Error("resolve credentials again after upstream refused them", slog.Any("err", fmt.Errorf("upstream %s: %w", c.opts.Upstream, err)))
+		c.log.Error("failed to resolve credentials again after upstream rejected them", slog.Any("err", fmt.Errorf("upstream %s: %w", c.opts.Upstream, err)))
 		return
 	}
 	if newUser == user && newPass == pass {
 		return
 	}
 	c.user, c.pass, c.rejected = newUser, newPass, false
-	c.log.Info("credentials changed after upstream refused them; using the new ones", slog.String("user", newUser))
+	c.log.Info("credentials changed after upstream rejected them; using the new ones", slog.String("user", newUser))
 }
 
 // Run resolves the credentials again every interval until ctx ends. A

@@ -159,7 +159,7 @@ func TestCredentialsFailedRefreshKeepsLastGood(t *testing.T) {
 	}
 }
 
-func TestCredentialsRejectedGoesAnonymousAndLogsOncePerMinute(t *testing.T) {
+func TestCredentialsRejectedLogsOncePerMinute(t *testing.T) {
 	dir := t.TempDir()
 	passFile := filepath.Join(dir, "password")
 	if err := os.WriteFile(passFile, []byte(hubPassword+"\n"), 0o600); err != nil {
@@ -217,7 +217,7 @@ func TestCredentialsRejectedGoesAnonymousAndLogsOncePerMinute(t *testing.T) {
 	mu.Unlock()
 
 	out := logs.String()
-	if n := strings.Count(out, "upstream refused the configured credentials"); n != 2 {
+	if n := strings.Count(out, "upstream rejected the configured credentials"); n != 2 {
 		t.Errorf("rejection logged %d times, want 2 (once a minute):\n%s", n, out)
 	}
 	if !strings.Contains(out, "user="+hubUser) || !strings.Contains(out, "upstream=docker.io") {

@@ -56,10 +56,10 @@ type Options struct {
 	Credentials func(ctx context.Context) (username, password string, err error)
 
 	// CredentialsRejected, when set, is called with the username and
-	// password that the token service or a Basic-auth registry refused
+	// password that the token service or a Basic-auth registry rejected
 	// (never for a 401 or 403 on one repository). The request is then tried
 	// once more with what Credentials returns next, so a provider that
-	// answers anonymous after this call keeps pulls going.
+	// returns anonymous credentials after this call keeps pulls going.
 	CredentialsRejected func(username, password string)
 
 	// ConnectTimeout bounds dial plus TLS handshake. 0 means

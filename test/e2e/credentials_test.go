@@ -46,9 +46,9 @@ type credentialsSetup struct {
 }
 
 // newCredentialsSetup starts the servers. With tokenOnOwnHost the token
-// service runs on 127.0.0.3, as Docker Hub's runs on a host of its own;
-// without it, on the registry's listener, for clients such as crane that
-// refuse a token realm on another private address.
+// service runs on 127.0.0.3, as Docker Hub's runs on a host of its own.
+// Without it the token service runs on the registry's listener, because
+// crane rejects a token realm on another private address.
 func newCredentialsSetup(t *testing.T, tokenOnOwnHost bool) *credentialsSetup {
 	t.Helper()
 	s := &credentialsSetup{dir: t.TempDir()}
@@ -191,7 +191,7 @@ func requireManifest(t *testing.T, m *mirror, repo, ref string) {
 }
 
 // A mirror whose Docker Hub credentials live in Secrets Manager charges
-// its pulls to the account; when the secret turns bad, pulls go on
+// its pulls to the account. When the secret turns bad, pulls go on
 // anonymously with one logged error, and a rotation back is picked up
 // without a restart. No secret value reaches any output.
 func TestCredentialsFromSecretsManager(t *testing.T) {
@@ -202,7 +202,7 @@ func TestCredentialsFromSecretsManager(t *testing.T) {
 	requireManifest(t, m, hubsim.AlpineRepo, "3.20")
 	requirePulls(t, s.hub, 1, 0)
 
-	// ratelimit asks with HEAD requests, once per identity.
+	// ratelimit sends HEAD requests, one per identity.
 	out, errOut, err := s.run(t, "", "", "ratelimit", "library/alpine:3.20", "--config", s.config, "--json")
 	outputs = append(outputs, out, errOut)
 	if err != nil {
@@ -251,7 +251,7 @@ func TestCredentialsFromSecretsManager(t *testing.T) {
 		t.Fatal(err)
 	}
 	logText := string(logs)
-	if n := strings.Count(logText, "upstream refused the configured credentials"); n != 1 {
+	if n := strings.Count(logText, "upstream rejected the configured credentials"); n != 1 {
 		t.Errorf("rejection logged %d times, want once:\n%s", n, logText)
 	}
 	if !strings.Contains(logText, "user="+hubUser) {
