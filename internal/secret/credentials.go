@@ -14,9 +14,9 @@ const (
 	// on every pull.
 	rejectionLogInterval = time.Minute
 
-	// reloadTimeout bounds the re-resolution started by a rejection, which
-	// runs apart from any request.
-	reloadTimeout = 30 * time.Second
+	// resolveTimeout bounds one resolution of both references, so a secret
+	// store that does not respond cannot hang start-up or a refresh.
+	resolveTimeout = 30 * time.Second
 )
 
 // CredentialsOptions configures a Credentials.
@@ -124,6 +124,9 @@ func (c *Credentials) Load(ctx context.Context) error {
 }
 
 func (c *Credentials) resolve(ctx context.Context) (string, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
+
 	if c.opts.DockerConfig != nil {
 		user, pass, err := c.opts.DockerConfig(ctx)
 		if err != nil {
@@ -214,10 +217,7 @@ func (c *Credentials) Rejected(user, pass string) {
 // differs from the rejected one lifts the rejection; the same pair waits for
 // the next interval refresh.
 func (c *Credentials) reloadAfterRejection(user, pass string) {
-	ctx, cancel := context.WithTimeout(context.Background(), reloadTimeout)
-	defer cancel()
-
-	newUser, newPass, err := c.resolve(ctx)
+	newUser, newPass, err := c.resolve(context.Background())
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
