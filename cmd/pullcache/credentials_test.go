@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/pullcache/pullcache/internal/awssim"
+	"github.com/pullcache/pullcache/internal/config"
 	"github.com/pullcache/pullcache/internal/hubsim"
 )
 
@@ -305,4 +306,51 @@ func TestCredentialHelperName(t *testing.T) {
 			t.Errorf("isCredentialHelperName(%q) = %v", arg0, got)
 		}
 	}
+}
+
+func TestRatelimitTarget(t *testing.T) {
+	cfg := loadTestConfigText(t, `upstreams:
+  - name: docker.io
+    url: http://127.0.0.1:1
+    default: true
+  - name: ghcr.io
+    url: http://127.0.0.1:2
+`)
+	tests := []struct {
+		image, upstream       string
+		wantUpstream, wantRef string
+		wantRepo              string
+	}{
+		{"", "", "docker.io", "latest", "ratelimitpreview/test"},
+		{"alpine", "", "docker.io", "latest", "library/alpine"},
+		{"ghcr.io/owner/app:v1", "", "ghcr.io", "v1", "owner/app"},
+		{"owner/app@sha256:" + strings.Repeat("a", 64), "ghcr.io", "ghcr.io", "sha256:" + strings.Repeat("a", 64), "owner/app"},
+	}
+	for _, tt := range tests {
+		u, repo, ref, err := ratelimitTarget(cfg, tt.image, tt.upstream)
+		if err != nil {
+			t.Errorf("ratelimitTarget(%q, %q): %v", tt.image, tt.upstream, err)
+			continue
+		}
+		if u.Name != tt.wantUpstream || repo != tt.wantRepo || ref != tt.wantRef {
+			t.Errorf("ratelimitTarget(%q, %q) = %s %s %s, want %s %s %s", tt.image, tt.upstream, u.Name, repo, ref, tt.wantUpstream, tt.wantRepo, tt.wantRef)
+		}
+	}
+
+	if _, _, _, err := ratelimitTarget(cfg, "quay.io/owner/app", ""); err == nil || !strings.Contains(err.Error(), "no upstream named quay.io") {
+		t.Errorf("ratelimitTarget for an unconfigured registry = %v", err)
+	}
+}
+
+func loadTestConfigText(t *testing.T, text string) config.Config {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := loadConfigFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
