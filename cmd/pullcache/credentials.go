@@ -41,21 +41,12 @@ func newUpstreamCredentials(u config.Upstream, resolver *secret.Resolver, log *s
 	return secret.NewCredentials(opts)
 }
 
-// errIdentityToken explains why an identity token from the Docker config
-// cannot be used.
-var errIdentityToken = errors.New("the entry holds an identity token, which pullcache cannot use yet; log in with a username and an access token (docker login -u USER) instead")
-
+// dockerConfigCredentials reads the registry's entry of the Docker config
+// file. An identity token comes back with the username
+// upstream.IdentityTokenUser, which the upstream client exchanges with the
+// OAuth 2 refresh_token grant.
 func dockerConfigCredentials(ctx context.Context, key string) (string, string, error) {
-	user, pass, err := dockerconfig.Lookup(ctx, key)
-	if err != nil {
-		return "", "", err
-	}
-	// TODO: exchange identity tokens for registry tokens (the OAuth 2
-	// refresh_token grant, a POST to the token realm).
-	if user == dockerconfig.TokenUsername {
-		return "", "", errIdentityToken
-	}
-	return user, pass, nil
+	return dockerconfig.Lookup(ctx, key)
 }
 
 // loadCredentials builds and resolves the credentials of every upstream. A

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -353,4 +354,60 @@ func loadTestConfigText(t *testing.T, text string) config.Config {
 		t.Fatal(err)
 	}
 	return cfg
+}
+
+// An identity token in the Docker config (an OAuth 2 refresh token) is
+// exchanged for registry tokens, and the pulls count against its account.
+func TestRatelimitWithIdentityToken(t *testing.T) {
+	hub := startHub(t)
+	refreshToken := fetchRefreshToken(t, hub.URL())
+
+	dir := t.TempDir()
+	entry := fmt.Sprintf(`{"auths":{"https://index.docker.io/v1/":{"identitytoken":%q}}}`, refreshToken)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(entry), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("DOCKER_CONFIG", dir)
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte("upstreams:\n  - name: docker.io\n    url: "+hub.URL()+"\n    docker_config: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	out, errOut, err := runWithInput(t, "", "ratelimit", "library/alpine:3.20", "--config", path, "--json")
+	if err != nil {
+		t.Fatalf("ratelimit: %v\n%s%s", err, out, errOut)
+	}
+	var report ratelimitReport
+	if err := json.Unmarshal([]byte(out), &report); err != nil {
+		t.Fatalf("decode %q: %v", out, err)
+	}
+	if len(report.Results) != 2 || report.Results[1].Source != hubsim.AccountID(testUser) {
+		t.Errorf("results = %+v, want the account as the second source", report.Results)
+	}
+	requireNoSecret(t, "ratelimit output", out+errOut, refreshToken)
+}
+
+// fetchRefreshToken logs in to hubsim's token service as testUser and asks
+// for an offline token, as an OAuth login of the Docker CLI does.
+func fetchRefreshToken(t *testing.T, hubURL string) string {
+	t.Helper()
+
+	req, err := http.NewRequest(http.MethodGet, hubURL+"/token?service="+hubsim.Service+"&offline_token=true&client_id=test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(testUser, testPassword)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+
+	var body struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || body.RefreshToken == "" {
+		t.Fatalf("token response %d: refresh token %q, %v", resp.StatusCode, body.RefreshToken, err)
+	}
+	return body.RefreshToken
 }

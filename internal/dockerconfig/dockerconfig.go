@@ -20,8 +20,9 @@ import (
 // credentials, whatever registry host the pulls go to.
 const DockerHubKey = "https://index.docker.io/v1/"
 
-// TokenUsername is the username that stands for "the secret is an identity
-// token", in the credential-helper protocol and in Credentials.
+// TokenUsername is the username that marks the secret as an identity token
+// in the credential-helper protocol. The upstream client reads it the same
+// way.
 const TokenUsername = "<token>"
 
 // maxConfigSize bounds the config file read; real ones are a few KiB.

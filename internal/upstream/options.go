@@ -50,7 +50,8 @@ type Options struct {
 	URL string
 
 	// Credentials returns the current username and password; two empty
-	// strings mean anonymous. It is called each time a token or a Basic
+	// strings mean anonymous, and the username IdentityTokenUser makes the
+	// password an identity token. It is called each time a token or a Basic
 	// header is needed, so rotated secrets take effect without a restart.
 	// nil means anonymous.
 	Credentials func(ctx context.Context) (username, password string, err error)

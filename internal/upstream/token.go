@@ -93,6 +93,10 @@ func (r *Registry) fetchToken(ctx context.Context, ch challenge, scope string) (
 }
 
 func (r *Registry) fetchTokenAs(ctx context.Context, ch challenge, scope, user, pass string) (string, error) {
+	if user == IdentityTokenUser {
+		return r.fetchTokenOAuth(ctx, ch, scope, pass)
+	}
+
 	u := *ch.realm
 	q := u.Query()
 	if ch.service != "" {
@@ -140,15 +144,21 @@ func (r *Registry) fetchTokenAs(ctx context.Context, ch challenge, scope, user, 
 			Err: fmt.Errorf("token response from %s: %w", u.Host, err)}
 	}
 
-	// A challenge that changed during the fetch has already cleared the
-	// cache, and a token from the old realm must not be put back in it.
-	r.authMu.Lock()
-	if r.challenge.equal(ch) {
-		r.tokens[scope] = cachedToken{value: value, expires: issued.Add(lifetime), user: user}
-	}
-	r.authMu.Unlock()
+	r.storeToken(ch, scope, cachedToken{value: value, expires: issued.Add(lifetime), user: user})
 
 	return value, nil
+}
+
+// storeToken caches t for scope. A challenge that changed during the fetch
+// has already cleared the cache, and a token from the old realm must not be
+// put back in it.
+func (r *Registry) storeToken(ch challenge, scope string, t cachedToken) {
+	r.authMu.Lock()
+	defer r.authMu.Unlock()
+
+	if r.challenge.equal(ch) {
+		r.tokens[scope] = t
+	}
 }
 
 func parseTokenResponse(body []byte) (string, time.Duration, error) {
