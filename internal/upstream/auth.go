@@ -181,7 +181,7 @@ func (r *Registry) handleUnauthorized(h http.Header, scope string, cred credenti
 		return true, nil
 	}
 
-	// A Basic-auth registry's 401 to the credentials sent refuses them.
+	// A Basic-auth registry's 401 to the credentials sent rejects them.
 	if cred.scheme == schemeBasic && cred.header != nil && r.opts.CredentialsRejected != nil {
 		r.opts.CredentialsRejected(cred.user, cred.pass)
 		return true, nil
@@ -190,9 +190,9 @@ func (r *Registry) handleUnauthorized(h http.Header, scope string, cred credenti
 	return false, nil
 }
 
-// reportRejected tells Options.CredentialsRejected that err refused user
-// and pass, and reports whether the provider now offers something else to
-// try instead.
+// reportRejected passes user and pass to Options.CredentialsRejected when
+// err rejects them, and reports whether the provider now returns other
+// credentials to try instead.
 func (r *Registry) reportRejected(ctx context.Context, err error, user, pass string) bool {
 	var e *Error
 	if r.opts.CredentialsRejected == nil || !errors.As(err, &e) || e.Kind != KindCredentialsRejected {

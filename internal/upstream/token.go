@@ -72,8 +72,8 @@ func (r *Registry) dropToken(scope, value string) {
 }
 
 // fetchToken gets a token with the current credentials. When the token
-// service refuses them and the provider then offers others (anonymous, or a
-// rotated secret), it tries once more with those.
+// service rejects them and the provider then returns others (anonymous, or
+// a rotated secret), it tries once more with those.
 func (r *Registry) fetchToken(ctx context.Context, ch challenge, scope string) (string, error) {
 	user, pass, err := r.credentials(ctx)
 	if err != nil {
