@@ -40,8 +40,8 @@ func isCredentialHelperName(arg0 string) bool {
 	return strings.TrimSuffix(filepath.Base(arg0), ".exe") == credentialHelperName
 }
 
-// runAsCredentialHelper serves one helper action in the protocol's way:
-// the answer on stdout, and on failure the message on stdout and exit 1.
+// runAsCredentialHelper runs one helper action as the protocol expects: the
+// result on stdout, and on failure the message on stdout and exit status 1.
 func runAsCredentialHelper(args []string) int {
 	if len(args) != 1 {
 		fmt.Fprintf(os.Stdout, "usage: %s get|list\n", credentialHelperName)
@@ -83,7 +83,7 @@ Upstreams with docker_config are not answered: Docker reads its own config.`,
 	return cmd
 }
 
-// helperCredentials is the JSON of a get answer.
+// helperCredentials is the JSON response to get.
 type helperCredentials struct {
 	ServerURL string `json:"ServerURL"`
 	Username  string `json:"Username"`
@@ -130,8 +130,8 @@ func helperGet(ctx context.Context, cfg config.Config, serverURL string, out, er
 	return json.NewEncoder(out).Encode(helperCredentials{ServerURL: serverURL, Username: user, Secret: pass})
 }
 
-// helperList answers with the server URL Docker uses for each configured
-// upstream that has credentials, and its user name.
+// helperList prints the server URL Docker uses for each configured upstream
+// that has credentials, with its user name.
 func helperList(ctx context.Context, cfg config.Config, out, errOut io.Writer) error {
 	list := map[string]string{}
 	resolver := &secret.Resolver{}

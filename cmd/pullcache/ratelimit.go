@@ -177,7 +177,7 @@ func ratelimitTarget(cfg config.Config, image, upstreamName string) (config.Upst
 }
 
 // probeRateLimit sends one HEAD for the manifest, anonymously when creds
-// is nil, and reads the rate-limit headers of the answer.
+// is nil, and reads the rate-limit headers of the response.
 func probeRateLimit(ctx context.Context, u config.Upstream, repo, ref string, creds *secret.Credentials) identityResult {
 	result := identityResult{Identity: "anonymous"}
 	opts := upstream.Options{
@@ -216,8 +216,8 @@ func probeRateLimit(ctx context.Context, u config.Upstream, repo, ref string, cr
 	return result
 }
 
-// sourceKind tells an address (or IPv6 prefix) from an account id in
-// docker-ratelimit-source.
+// sourceKind classifies a docker-ratelimit-source value as an address (or
+// IPv6 prefix) or an account id.
 func sourceKind(source string) string {
 	if source == "" {
 		return ""

@@ -4,9 +4,9 @@
 // loopback port, so request signing, the JSON protocol and error parsing all
 // run as they do against AWS.
 //
-// It checks each request's Signature Version 4 signature against the one
-// access key it knows, answers with AWS's error shapes (__type and message,
-// HTTP 400), and counts requests per operation and region.
+// It checks each request's Signature Version 4 signature against its one
+// test access key, returns errors in AWS's shape (__type and message, HTTP
+// 400), and counts requests per operation and region.
 package awssim
 
 import (
@@ -139,9 +139,9 @@ func writeJSON(w http.ResponseWriter, v any) {
 }
 
 // Environ returns the environment that points the AWS SDK's default chain
-// at the simulator, in region, with the test credentials: no instance
-// metadata probe, and config and credentials files under dir that need not
-// exist, so nothing of the machine's own AWS setup is read.
+// at the simulator, in region, with the test credentials. It turns off the
+// instance metadata probe and names config and credentials files under dir,
+// which need not exist, so the machine's own AWS setup is never read.
 func (s *Server) Environ(dir, region string) map[string]string {
 	return map[string]string{
 		"AWS_EC2_METADATA_DISABLED":        "true",

@@ -7,9 +7,9 @@ import (
 	"testing"
 )
 
-// switchingCredentials answers with its pair until CredentialsRejected is
-// called, then with next: what a provider does that falls back to
-// anonymous or re-reads a rotated secret.
+// switchingCredentials returns its pair until CredentialsRejected is
+// called, then next, as a provider does that falls back to anonymous or
+// reads a rotated secret again.
 type switchingCredentials struct {
 	mu         sync.Mutex
 	user, pass string
