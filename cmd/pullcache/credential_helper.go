@@ -76,10 +76,13 @@ Upstreams with docker_config are not answered: Docker reads its own config.`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: []string{"get", "list"},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if path == "" {
+				path = os.Getenv(helperConfigEnv)
+			}
 			return runCredentialHelper(cmd.Context(), args[0], path, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
-	cmd.Flags().StringVar(&path, "config", "", "configuration file (YAML); without it the defaults apply")
+	cmd.Flags().StringVar(&path, "config", "", "configuration file (YAML); default $"+helperConfigEnv+", else the defaults")
 	return cmd
 }
 
