@@ -14,25 +14,31 @@ import (
 )
 
 // buildFallbacks creates a client per fallback of u. Their credential
-// references are resolved once here, like an upstream's, so a broken one
-// stops start-up with a message naming it.
-func buildFallbacks(ctx context.Context, resolver *secret.Resolver, cfg config.Config, index int, u config.Upstream, log *slog.Logger) ([]cache.Fallback, error) {
+// references are kept fresh like an upstream's: resolved here, so a broken
+// one stops start-up with a message naming it, then again every
+// credentials_refresh and after a rejection.
+func buildFallbacks(ctx context.Context, cfg config.Config, index int, u config.Upstream, log *slog.Logger, obs credentialsObserver) ([]cache.Fallback, error) {
+	resolver := &secret.Resolver{}
 	var out []cache.Fallback
 	for j, f := range u.Fallbacks {
 		where := fmt.Sprintf("upstreams[%d].fallbacks[%d] (%s)", index, j, f.URL)
+		name := fallbackName(f.URL)
 
-		credentials := credentialsFunc(resolver, config.Upstream{Username: f.Username, Password: f.Password})
-		if _, _, err := credentials(ctx); err != nil {
+		creds := newUpstreamCredentials(config.Upstream{Name: name, Username: f.Username, Password: f.Password}, resolver, log, obs)
+		if err := creds.Load(ctx); err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
+		go creds.Run(ctx, cfg.CredentialsRefresh)
 		client, err := upstream.New(upstream.Options{
-			Name:            fallbackName(f.URL),
+			Name:            name,
 			URL:             f.URL,
-			Credentials:     credentials,
+			Credentials:     creds.Get,
 			ConnectTimeout:  u.Timeouts.Connect,
 			IdleReadTimeout: u.Timeouts.IdleRead,
 			MaxManifestSize: int64(cfg.Limits.MaxManifestSize),
 			Logger:          log.With(slog.String("fallback_of", u.Name)),
+
+			CredentialsRejected: creds.Rejected,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)

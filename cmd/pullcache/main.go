@@ -9,6 +9,9 @@ import (
 )
 
 func main() {
+	if isCredentialHelperName(os.Args[0]) {
+		os.Exit(runAsCredentialHelper(os.Args[1:]))
+	}
 	if err := newRootCommand().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "pullcache:", err)
 		os.Exit(1)
@@ -26,5 +29,6 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newServeCommand(), newVersionCommand())
 	root.AddCommand(newGCCommand(), newWarmCommand())
 	root.AddCommand(newHealthcheckCommand())
+	root.AddCommand(newConfigCommand(), newRatelimitCommand(), newCredentialHelperCommand())
 	return root
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/pullcache/pullcache/internal/admin"
 	"github.com/pullcache/pullcache/internal/cache"
 	"github.com/pullcache/pullcache/internal/config"
-	"github.com/pullcache/pullcache/internal/secret"
 	"github.com/pullcache/pullcache/internal/server"
 	"github.com/pullcache/pullcache/internal/storage"
 	"github.com/pullcache/pullcache/internal/upstream"
@@ -202,7 +201,7 @@ func upstreamSummary(cfg config.Config) []string {
 	var out []string
 	for _, u := range cfg.Upstreams {
 		entry := u.Name + "=" + u.URL
-		if u.Username != "" {
+		if u.Username != "" || u.DockerConfig {
 			entry += " (authenticated)"
 		}
 		out = append(out, entry)
@@ -211,32 +210,37 @@ func upstreamSummary(cfg config.Config) []string {
 }
 
 // buildUpstreams creates a client per configured upstream. Credential
-// references are resolved once here, so a broken reference stops start-up
-// with a message naming the upstream, and again whenever a token is needed,
-// so a rotated file takes effect without a restart.
+// references are resolved here, so a broken reference stops start-up with a
+// message naming the upstream, then again every credentials_refresh and
+// when upstream refuses them, so a rotated secret takes effect without a
+// restart.
 func buildUpstreams(ctx context.Context, cfg config.Config, log *slog.Logger) (map[string]cache.Remote, []server.Upstream, error) {
-	resolver := &secret.Resolver{}
+	obs := credentialsObserver{}
+	credentials, err := loadCredentials(ctx, cfg, log, obs)
+	if err != nil {
+		return nil, nil, err
+	}
 	remotes := make(map[string]cache.Remote, len(cfg.Upstreams))
 	var routes []server.Upstream
 
 	for i, u := range cfg.Upstreams {
-		credentials := credentialsFunc(resolver, u)
-		if _, _, err := credentials(ctx); err != nil {
-			return nil, nil, fmt.Errorf("upstreams[%d] (%s): %w", i, u.Name, err)
-		}
+		creds := credentials[u.Name]
+		go creds.Run(ctx, cfg.CredentialsRefresh)
 		client, err := upstream.New(upstream.Options{
 			Name:            u.Name,
 			URL:             u.URL,
-			Credentials:     credentials,
+			Credentials:     creds.Get,
 			ConnectTimeout:  u.Timeouts.Connect,
 			IdleReadTimeout: u.Timeouts.IdleRead,
 			MaxManifestSize: int64(cfg.Limits.MaxManifestSize),
 			Logger:          log,
+
+			CredentialsRejected: creds.Rejected,
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("upstreams[%d] (%s): %w", i, u.Name, err)
 		}
-		fallbacks, err := buildFallbacks(ctx, resolver, cfg, i, u, log)
+		fallbacks, err := buildFallbacks(ctx, cfg, i, u, log, obs)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -244,21 +248,4 @@ func buildUpstreams(ctx context.Context, cfg config.Config, log *slog.Logger) (m
 		routes = append(routes, server.Upstream{Name: u.Name, Default: u.Default, DockerHub: u.IsDockerHub()})
 	}
 	return remotes, routes, nil
-}
-
-func credentialsFunc(resolver *secret.Resolver, u config.Upstream) func(context.Context) (string, string, error) {
-	return func(ctx context.Context) (string, string, error) {
-		if u.Username == "" && u.Password == "" {
-			return "", "", nil
-		}
-		username, err := resolver.Resolve(ctx, u.Username)
-		if err != nil {
-			return "", "", fmt.Errorf("username: %w", err)
-		}
-		password, err := resolver.Resolve(ctx, u.Password)
-		if err != nil {
-			return "", "", fmt.Errorf("password: %w", err)
-		}
-		return username, password, nil
-	}
 }

@@ -91,7 +91,7 @@ type Upstream struct {
 	Username string `yaml:"username,omitempty"` // literal or credential reference
 	Password string `yaml:"password,omitempty"` // literal or credential reference
 	// DockerConfig takes the credentials from this registry's entry in the
-	// Docker config instead of Username and Password. Not supported yet.
+	// Docker config instead of Username and Password.
 	DockerConfig bool `yaml:"docker_config,omitempty"`
 	// TagTTL overrides cache.tag_ttl for this upstream when set.
 	TagTTL *time.Duration `yaml:"tag_ttl,omitempty"`

@@ -108,7 +108,7 @@ func TestLoadFullExampleUnsupported(t *testing.T) {
 	for _, want := range []string{
 		"auth: not supported yet",
 		"tls: not supported yet",
-		"upstreams[0].docker_config: not supported yet",
+		"upstreams[0].docker_config: set either docker_config or username and password",
 		"upstreams[0].allow: not supported yet",
 		"upstreams[0].deny: not supported yet",
 	} {

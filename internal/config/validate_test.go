@@ -76,7 +76,11 @@ func TestValidateMessages(t *testing.T) {
 			c.Upstreams[0].Username = "file:"
 			c.Upstreams[0].Password = "p"
 		}, `upstreams[0].username: invalid file reference "file:": missing path`},
-		{"docker config", func(c *Config) { c.Upstreams[0].DockerConfig = true }, "upstreams[0].docker_config: not supported yet"},
+		{"docker config and username", func(c *Config) {
+			c.Upstreams[0].DockerConfig = true
+			c.Upstreams[0].Username = "me"
+			c.Upstreams[0].Password = "p"
+		}, "upstreams[0].docker_config: set either docker_config or username and password"},
 		{"allow", func(c *Config) { c.Upstreams[0].Allow = []string{"library/*"} }, "upstreams[0].allow: not supported yet"},
 		{"deny", func(c *Config) { c.Upstreams[0].Deny = []string{} }, "upstreams[0].deny: not supported yet"},
 		{"fallback without URL", func(c *Config) { c.Upstreams[0].Fallbacks = []Fallback{{}} }, "upstreams[0].fallbacks[0].url: missing URL"},

@@ -58,9 +58,7 @@ func checkUpstream(p *problems, path string, u Upstream) {
 		p.add(path+".quota_reserve", "%d must not be negative", u.QuotaReserve)
 	}
 
-	if u.DockerConfig {
-		p.add(path+".docker_config", "not supported yet; use username and password")
-	}
+	checkDockerConfig(p, path, u)
 	if u.Allow != nil {
 		p.add(path+".allow", "not supported yet; remove it to serve every repository")
 	}

@@ -9,15 +9,12 @@ package secret
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
-)
 
-// ErrNotSupported is returned (wrapped) by Resolve for a scheme that the
-// configuration accepts but that cannot be resolved yet.
-var ErrNotSupported = errors.New("not supported yet")
+	"github.com/aws/aws-sdk-go-v2/aws"
+)
 
 // Source resolves the references of one scheme. rest is the reference
 // without its "SCHEME:" prefix. Errors must never contain the value.
@@ -39,7 +36,8 @@ var sources = map[string]func(*Resolver) Source{
 }
 
 // Resolver turns credential values into secrets. The zero value reads the
-// process environment and the real filesystem.
+// process environment, the real filesystem and AWS through the SDK's default
+// configuration. A Resolver must not be copied after first use.
 type Resolver struct {
 	// LookupEnv replaces os.LookupEnv when set.
 	LookupEnv func(name string) (string, bool)
@@ -47,6 +45,12 @@ type Resolver struct {
 	// ReadFile replaces the reading of file: references when set. The
 	// default reads at most maxFileSize bytes.
 	ReadFile func(path string) ([]byte, error)
+
+	// LoadAWSConfig replaces the AWS SDK's default configuration chain
+	// for secretsmanager: and ssm: references when set.
+	LoadAWSConfig func(ctx context.Context) (aws.Config, error)
+
+	aws awsClients
 }
 
 // IsReference reports whether value starts with a known scheme and so names

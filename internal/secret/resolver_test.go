@@ -2,7 +2,6 @@ package secret
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -183,26 +182,6 @@ func TestResolveFileInjected(t *testing.T) {
 	}
 	if got != "injected" {
 		t.Errorf("Resolve = %q, want %q", got, "injected")
-	}
-}
-
-func TestResolveAWSNotSupported(t *testing.T) {
-	var r Resolver
-	refs := []string{
-		"secretsmanager:arn:aws:secretsmanager:ap-northeast-1:123456789012:secret:docker-hub-AbCdEf:password",
-		"secretsmanager:docker-hub",
-		"ssm:/ci/docker/password",
-	}
-
-	for _, ref := range refs {
-		_, err := r.Resolve(context.Background(), ref)
-		if !errors.Is(err, ErrNotSupported) {
-			t.Errorf("Resolve(%q) error = %v, want ErrNotSupported", ref, err)
-		}
-		scheme, _, _ := strings.Cut(ref, ":")
-		if err != nil && !strings.Contains(err.Error(), scheme+" references are not supported yet") {
-			t.Errorf("Resolve(%q) error %q does not name the scheme", ref, err)
-		}
 	}
 }
 

@@ -15,6 +15,7 @@ package upstream
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -55,6 +56,8 @@ type credential struct {
 	header *hostAuth // nil when nothing is sent
 	token  string    // bearer only
 	fresh  bool      // the token was fetched for this request
+	user   string    // basic only: the username in header
+	pass   string    // basic only: the password in header
 }
 
 // currentChallenge returns the registry's challenge, pinging /v2/ once when
@@ -132,7 +135,7 @@ func (r *Registry) authorize(ctx context.Context, ch challenge, scope string) (c
 			return credential{scheme: schemeBasic}, nil
 		}
 
-		return credential{scheme: schemeBasic, header: newHostAuth(r.base, basicAuthValue(user, pass))}, nil
+		return credential{scheme: schemeBasic, header: newHostAuth(r.base, basicAuthValue(user, pass)), user: user, pass: pass}, nil
 
 	case schemeBearer:
 		token, fresh, err := r.token(ctx, ch, scope)
@@ -178,7 +181,28 @@ func (r *Registry) handleUnauthorized(h http.Header, scope string, cred credenti
 		return true, nil
 	}
 
+	// A Basic-auth registry's 401 to the credentials sent rejects them.
+	if cred.scheme == schemeBasic && cred.header != nil && r.opts.CredentialsRejected != nil {
+		r.opts.CredentialsRejected(cred.user, cred.pass)
+		return true, nil
+	}
+
 	return false, nil
+}
+
+// reportRejected passes user and pass to Options.CredentialsRejected when
+// err rejects them, and reports whether the provider now returns other
+// credentials to try instead.
+func (r *Registry) reportRejected(ctx context.Context, err error, user, pass string) bool {
+	var e *Error
+	if r.opts.CredentialsRejected == nil || !errors.As(err, &e) || e.Kind != KindCredentialsRejected {
+		return false
+	}
+	r.opts.CredentialsRejected(user, pass)
+
+	nextUser, nextPass, nextErr := r.credentials(ctx)
+
+	return nextErr == nil && (nextUser != user || nextPass != pass)
 }
 
 // credentials calls Options.Credentials. A failure to resolve them is a

@@ -50,10 +50,18 @@ type Options struct {
 	URL string
 
 	// Credentials returns the current username and password; two empty
-	// strings mean anonymous. It is called each time a token or a Basic
+	// strings mean anonymous, and the username IdentityTokenUser makes the
+	// password an identity token. It is called each time a token or a Basic
 	// header is needed, so rotated secrets take effect without a restart.
 	// nil means anonymous.
 	Credentials func(ctx context.Context) (username, password string, err error)
+
+	// CredentialsRejected, when set, is called with the username and
+	// password that the token service or a Basic-auth registry rejected
+	// (never for a 401 or 403 on one repository). The request is then tried
+	// once more with what Credentials returns next, so a provider that
+	// returns anonymous credentials after this call keeps pulls going.
+	CredentialsRejected func(username, password string)
 
 	// ConnectTimeout bounds dial plus TLS handshake. 0 means
 	// DefaultConnectTimeout. It only applies to the default transport.

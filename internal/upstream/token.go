@@ -23,6 +23,7 @@ const (
 type cachedToken struct {
 	value   string
 	expires time.Time
+	user    string // who fetched it; "" for anonymous
 }
 
 // tokenResponse is the token service's JSON body. Some services send
@@ -40,6 +41,11 @@ func (r *Registry) token(ctx context.Context, ch challenge, scope string) (value
 	cached, ok := r.tokens[scope]
 	r.authMu.Unlock()
 
+	// A token fetched as another user (anonymous after a rejection, say)
+	// is not reused once the credentials change.
+	if user, _, err := r.opts.Credentials(ctx); err == nil && user != cached.user {
+		ok = false
+	}
 	if ok && r.now().Before(cached.expires) {
 		return cached.value, false, nil
 	}
@@ -65,7 +71,32 @@ func (r *Registry) dropToken(scope, value string) {
 	}
 }
 
+// fetchToken gets a token with the current credentials. When the token
+// service rejects them and the provider then returns others (anonymous, or
+// a rotated secret), it tries once more with those.
 func (r *Registry) fetchToken(ctx context.Context, ch challenge, scope string) (string, error) {
+	user, pass, err := r.credentials(ctx)
+	if err != nil {
+		return "", err
+	}
+
+	value, err := r.fetchTokenAs(ctx, ch, scope, user, pass)
+	if err != nil && r.reportRejected(ctx, err, user, pass) {
+		user, pass, err = r.credentials(ctx)
+		if err != nil {
+			return "", err
+		}
+		return r.fetchTokenAs(ctx, ch, scope, user, pass)
+	}
+
+	return value, err
+}
+
+func (r *Registry) fetchTokenAs(ctx context.Context, ch challenge, scope, user, pass string) (string, error) {
+	if user == IdentityTokenUser {
+		return r.fetchTokenOAuth(ctx, ch, scope, pass)
+	}
+
 	u := *ch.realm
 	q := u.Query()
 	if ch.service != "" {
@@ -75,11 +106,6 @@ func (r *Registry) fetchToken(ctx context.Context, ch challenge, scope string) (
 		q.Set("scope", scope)
 	}
 	u.RawQuery = q.Encode()
-
-	user, pass, err := r.credentials(ctx)
-	if err != nil {
-		return "", err
-	}
 
 	var auth *hostAuth
 	if user != "" || pass != "" {
@@ -118,15 +144,21 @@ func (r *Registry) fetchToken(ctx context.Context, ch challenge, scope string) (
 			Err: fmt.Errorf("token response from %s: %w", u.Host, err)}
 	}
 
-	// A challenge that changed during the fetch has already cleared the
-	// cache, and a token from the old realm must not be put back in it.
-	r.authMu.Lock()
-	if r.challenge.equal(ch) {
-		r.tokens[scope] = cachedToken{value: value, expires: issued.Add(lifetime)}
-	}
-	r.authMu.Unlock()
+	r.storeToken(ch, scope, cachedToken{value: value, expires: issued.Add(lifetime), user: user})
 
 	return value, nil
+}
+
+// storeToken caches t for scope. A challenge that changed during the fetch
+// has already cleared the cache, and a token from the old realm must not be
+// put back in it.
+func (r *Registry) storeToken(ch challenge, scope string, t cachedToken) {
+	r.authMu.Lock()
+	defer r.authMu.Unlock()
+
+	if r.challenge.equal(ch) {
+		r.tokens[scope] = t
+	}
 }
 
 func parseTokenResponse(body []byte) (string, time.Duration, error) {
