@@ -74,6 +74,9 @@ type Options struct {
 	FetchQueueWait time.Duration
 	Logger         *slog.Logger // nil discards logs
 	Clock          func() time.Time
+	// OnCoalesced, when set, is called for each request that joined an
+	// upstream fetch in progress; kind is "tag", "manifest" or "blob".
+	OnCoalesced func(kind string)
 }
 
 // Cache is safe for concurrent use.
@@ -87,6 +90,7 @@ type Cache struct {
 	queueWait       time.Duration
 	log             *slog.Logger
 	now             func() time.Time
+	onCoalesced     func(kind string)
 
 	mu        sync.Mutex
 	blobs     map[digest.Digest]*blobFetch
@@ -140,6 +144,11 @@ func New(o Options) (*Cache, error) {
 		now:             o.Clock,
 		blobs:           make(map[digest.Digest]*blobFetch),
 		breakers:        make(map[string]*breaker),
+	}
+	if o.OnCoalesced != nil {
+		c.onCoalesced = o.OnCoalesced
+		c.tags.onJoin = func() { o.OnCoalesced("tag") }
+		c.manifests.onJoin = func() { o.OnCoalesced("manifest") }
 	}
 	return c, nil
 }

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"sync"
 
 	"golang.org/x/sync/singleflight"
 )
@@ -12,11 +13,19 @@ import (
 // still completes and is stored for the others.
 type flightGroup[T any] struct {
 	group singleflight.Group
+	// onJoin, when set, is called for each caller that joined a call
+	// already in progress, for the coalesced-requests metric.
+	onJoin func()
+
+	mu       sync.Mutex
+	inFlight map[string]struct{}
 }
 
 func (g *flightGroup[T]) do(ctx context.Context, key string, fn func(ctx context.Context) (T, error)) (result T, shared bool, err error) {
+	g.noteCaller(key)
 	detached := context.WithoutCancel(ctx)
 	ch := g.group.DoChan(key, func() (any, error) {
+		defer g.forget(key)
 		return fn(detached)
 	})
 
@@ -29,4 +38,28 @@ func (g *flightGroup[T]) do(ctx context.Context, key string, fn func(ctx context
 	case <-ctx.Done():
 		return result, false, ctx.Err()
 	}
+}
+
+// noteCaller marks key as in flight and reports a caller that found it so.
+// A caller that arrives in the instant between forget and singleflight's
+// own cleanup shares a result without being counted; the count is a lower
+// bound.
+func (g *flightGroup[T]) noteCaller(key string) {
+	g.mu.Lock()
+	if g.inFlight == nil {
+		g.inFlight = map[string]struct{}{}
+	}
+	_, joined := g.inFlight[key]
+	g.inFlight[key] = struct{}{}
+	g.mu.Unlock()
+
+	if joined && g.onJoin != nil {
+		g.onJoin()
+	}
+}
+
+func (g *flightGroup[T]) forget(key string) {
+	g.mu.Lock()
+	delete(g.inFlight, key)
+	g.mu.Unlock()
 }

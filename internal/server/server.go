@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/pullcache/pullcache/internal/cache"
+	"github.com/pullcache/pullcache/internal/metrics"
 )
 
 // Upstream is the router's view of a configured upstream.
@@ -84,6 +85,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The routed request also goes to writeError, whose messages name
 		// the repository and reference.
 		r = withRoute(r, rt)
+		metrics.NoteUpstream(r.Context(), rt.upstream)
 		err = s.serve(w, r, rt)
 	}
 	if err != nil {
