@@ -4,7 +4,6 @@
 package server
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -12,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/pullcache/pullcache/internal/cache"
+	"github.com/pullcache/pullcache/internal/logging"
 	"github.com/pullcache/pullcache/internal/metrics"
 )
 
@@ -59,11 +59,8 @@ func New(o Options) *Server {
 	return s
 }
 
-type requestIDKey struct{}
-
 func requestID(r *http.Request) string {
-	id, _ := r.Context().Value(requestIDKey{}).(string)
-	return id
+	return logging.RequestID(r.Context())
 }
 
 func newRequestID() string {
@@ -76,7 +73,7 @@ func newRequestID() string {
 // writes any error it returns.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := newRequestID()
-	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	r = r.WithContext(logging.WithRequestID(r.Context(), id))
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	w.Header().Set("X-Request-Id", id)
 
