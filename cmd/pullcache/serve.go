@@ -18,6 +18,8 @@ import (
 	"github.com/pullcache/pullcache/internal/admin"
 	"github.com/pullcache/pullcache/internal/cache"
 	"github.com/pullcache/pullcache/internal/config"
+	"github.com/pullcache/pullcache/internal/logging"
+	"github.com/pullcache/pullcache/internal/metrics"
 	"github.com/pullcache/pullcache/internal/secret"
 	"github.com/pullcache/pullcache/internal/server"
 	"github.com/pullcache/pullcache/internal/storage"
@@ -88,11 +90,14 @@ func loadServeConfig(flags serveFlags) (config.Config, error) {
 	return cfg, nil
 }
 
-func newLogger(format string) *slog.Logger {
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+// newLogger returns a logger on stderr in the given format. When a Recent
+// is given, it also keeps the latest warnings and errors.
+func newLogger(format string, recent ...*logging.Recent) *slog.Logger {
+	o := logging.Options{Format: format}
+	if len(recent) > 0 {
+		o.Recent = recent[0]
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	return logging.New(os.Stderr, o)
 }
 
 func runServe(ctx context.Context, flags serveFlags) error {
@@ -100,7 +105,8 @@ func runServe(ctx context.Context, flags serveFlags) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.LogFormat)
+	obs := newObservability(cfg)
+	log := obs.log
 
 	store, err := fs.New(cfg.Storage.Filesystem.Root, log)
 	if err != nil {
@@ -112,12 +118,18 @@ func runServe(ctx context.Context, flags serveFlags) error {
 	}
 	defer unlock()
 
-	remotes, routes, err := buildUpstreams(ctx, cfg, log)
+	adminHandler := admin.New(func(ctx context.Context) error {
+		if err := checkDataDir(cfg.Storage.Filesystem.Root); err != nil {
+			return err
+		}
+		return checkStore(ctx, store)
+	})
+	remotes, routes, err := buildUpstreams(ctx, cfg, log, obs.metrics)
 	if err != nil {
 		return err
 	}
 	c, err := cache.New(cache.Options{
-		Store:                 store,
+		Store:                 obs.watchStore(adminHandler, store),
 		SpoolDir:              filepath.Join(store.Root(), ".tmp"),
 		Remotes:               remotes,
 		UpstreamAuthoritative: cfg.Cache.UpstreamAuthoritative,
@@ -125,11 +137,12 @@ func runServe(ctx context.Context, flags serveFlags) error {
 		MaxUpstreamFetches:    cfg.Limits.MaxUpstreamFetches,
 		FetchQueueWait:        cfg.Limits.FetchQueueWait,
 		Logger:                log,
+		OnCoalesced:           obs.metrics.Coalesced,
 	})
 	if err != nil {
 		return err
 	}
-	handler := server.New(server.Options{Cache: c, Upstreams: routes, Logger: log})
+	handler := obs.metrics.Middleware(server.New(server.Options{Cache: c, Upstreams: routes, Logger: log}))
 
 	listener, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -137,7 +150,6 @@ func runServe(ctx context.Context, flags serveFlags) error {
 	}
 	srv := newHTTPServer(handler, cfg.Limits, log)
 
-	adminHandler := admin.New(func(ctx context.Context) error { return checkStore(ctx, store) })
 	adminListener, err := net.Listen("tcp", cfg.AdminListen)
 	if err != nil {
 		listener.Close()
@@ -147,13 +159,16 @@ func runServe(ctx context.Context, flags serveFlags) error {
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	watchCtx, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWatching()
+	historySaved := obs.mount(watchCtx, adminHandler, store, cfg)
 
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- fmt.Errorf("serve on %s: %w", cfg.Listen, srv.Serve(listener)) }()
 	go func() { serveErr <- fmt.Errorf("serve on %s: %w", cfg.AdminListen, adminSrv.Serve(adminListener)) }()
 	log.Info("pullcache started", slog.String("version", currentVersion()), slog.String("listen", listener.Addr().String()),
 		slog.String("admin_listen", adminListener.Addr().String()), slog.String("data", cfg.Storage.Filesystem.Root),
-		slog.Any("upstreams", upstreamSummary(cfg)), slog.Duration("tag_ttl", cfg.Cache.TagTTL))
+		slog.Any("upstreams", upstreamSummary(cfg)), slog.Duration("tag_ttl", cfg.Cache.TagTTL), settingsAttr(cfg))
 
 	select {
 	case err := <-serveErr:
@@ -168,8 +183,10 @@ func runServe(ctx context.Context, flags serveFlags) error {
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shut down: %w", err)
 	}
+	stopWatching()
+	<-historySaved
 	adminSrv.Shutdown(shutdownCtx)
-	log.Info("pullcache stopped")
+	log.Info("pullcache stopped", settingsAttr(cfg))
 	return nil
 }
 
@@ -212,7 +229,7 @@ func upstreamSummary(cfg config.Config) []string {
 // references are resolved once here, so a broken reference stops start-up
 // with a message naming the upstream, and again whenever a token is needed,
 // so a rotated file takes effect without a restart.
-func buildUpstreams(ctx context.Context, cfg config.Config, log *slog.Logger) (map[string]cache.Remote, []server.Upstream, error) {
+func buildUpstreams(ctx context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (map[string]cache.Remote, []server.Upstream, error) {
 	resolver := &secret.Resolver{}
 	remotes := make(map[string]cache.Remote, len(cfg.Upstreams))
 	var routes []server.Upstream
@@ -230,10 +247,13 @@ func buildUpstreams(ctx context.Context, cfg config.Config, log *slog.Logger) (m
 			IdleReadTimeout: u.Timeouts.IdleRead,
 			MaxManifestSize: int64(cfg.Limits.MaxManifestSize),
 			Logger:          log,
+			OnResponse:      m.UpstreamObserver(u.Name),
+			OnBody:          m.BodyObserver(u.Name),
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("upstreams[%d] (%s): %w", i, u.Name, err)
 		}
+		m.WatchRateLimit(u.Name, client.RateLimit)
 		remotes[u.Name] = cache.Remote{Client: client, TagTTL: cfg.TagTTLFor(u), QuotaReserve: u.QuotaReserve}
 		routes = append(routes, server.Upstream{Name: u.Name, Default: u.Default, DockerHub: u.IsDockerHub()})
 	}
