@@ -39,6 +39,9 @@ type chartLine struct {
 	Class  string
 	Label  string
 	Points []string // one polyline per run of points; gaps split runs
+	// Dot marks the latest value, so that a single sample shows too.
+	Dot        bool
+	DotX, DotY float64
 }
 
 type tick struct {
@@ -83,6 +86,18 @@ func newChart(title string, now time.Time, maxY float64) (*chart, scale) {
 		c.YTicks = append(c.YTicks, tick{Pos: sc.y(f * maxY), Text: shortNumber(f * maxY)})
 	}
 	return c, sc
+}
+
+// newLine draws one series with a dot on its latest value.
+func newLine(sc scale, class, label string, points []Point, value func(Point) (float64, bool)) chartLine {
+	l := chartLine{Class: class, Label: label, Points: stepLine(sc, points, value)}
+	for i := len(points) - 1; i >= 0; i-- {
+		if v, ok := value(points[i]); ok && !points[i].At.Before(sc.from) {
+			l.Dot, l.DotX, l.DotY = true, sc.x(points[i].At), sc.y(v)
+			break
+		}
+	}
+	return l
 }
 
 // stepLine draws values as steps: each value holds until the next point.
@@ -134,8 +149,8 @@ func quotaChart(now time.Time, points []Point) *chart {
 		c.Empty = "No rate-limit headers seen: this upstream reports no pull limit, or it has not been asked yet."
 		return c
 	}
-	limit := chartLine{Class: "limit", Label: "limit", Points: stepLine(sc, points, func(p Point) (float64, bool) { return float64(p.Limit), p.Quota })}
-	left := chartLine{Class: "remaining", Label: "remaining", Points: stepLine(sc, points, func(p Point) (float64, bool) { return float64(p.Remaining), p.Quota })}
+	limit := newLine(sc, "limit", "limit", points, func(p Point) (float64, bool) { return float64(p.Limit), p.Quota })
+	left := newLine(sc, "remaining", "remaining", points, func(p Point) (float64, bool) { return float64(p.Remaining), p.Quota })
 	c.Lines = []chartLine{limit, left}
 	c.Legend = c.Lines
 	last := points[len(points)-1]
@@ -164,8 +179,8 @@ func pullsChart(now time.Time, points []Point) *chart {
 		return c
 	}
 	base := *first
-	answered := chartLine{Class: "answered", Label: "answered", Points: stepLine(sc, points, func(p Point) (float64, bool) { return p.Answered - base.Answered, true })}
-	spent := chartLine{Class: "spent", Label: "spent upstream", Points: stepLine(sc, points, func(p Point) (float64, bool) { return p.Spent - base.Spent, true })}
+	answered := newLine(sc, "answered", "answered", points, func(p Point) (float64, bool) { return p.Answered - base.Answered, true })
+	spent := newLine(sc, "spent", "spent upstream", points, func(p Point) (float64, bool) { return p.Spent - base.Spent, true })
 	c.Lines = []chartLine{answered, spent}
 	c.Legend = c.Lines
 	last := points[len(points)-1]

@@ -93,9 +93,13 @@ func (s *Status) Sample(ctx context.Context) error {
 	return nil
 }
 
-// Run samples every interval until ctx ends, then takes a last sample so
+// Run samples at once and every interval until ctx ends, then takes a last sample so
 // that a restart keeps the totals up to the moment of shutdown.
 func (s *Status) Run(ctx context.Context, interval time.Duration) {
+	// A first point at start-up gives the charts a start for this run.
+	if err := s.Sample(ctx); err != nil && ctx.Err() == nil {
+		s.o.Logger.Warn("sample status history", slog.Any("err", err))
+	}
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {
