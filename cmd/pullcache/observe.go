@@ -24,8 +24,8 @@ const storeSampleInterval = time.Minute
 // recentErrors is how many warnings and errors the status page lists.
 const recentErrors = 20
 
-// observability is what serve gives operators to watch: logs, metrics and
-// the status page.
+// observability is the set of logs, metrics and status page that serve
+// gives operators.
 type observability struct {
 	log     *slog.Logger
 	recent  *logging.Recent

@@ -32,7 +32,7 @@ func (s *watchedStore) Create(ctx context.Context, key string) (storage.Writer, 
 }
 
 // report passes on a failure unless it is the caller's cancellation,
-// which says nothing about the store.
+// which is no fault of the store.
 func (s *watchedStore) report(ctx context.Context, err error) {
 	if ctx.Err() == nil {
 		s.r.StoreWriteFailed(err)

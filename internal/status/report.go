@@ -7,7 +7,7 @@ import (
 	"github.com/pullcache/pullcache/internal/logging"
 )
 
-// Report is what the status page shows, and the body of /status.json.
+// Report is the content of the status page and the body of /status.json.
 type Report struct {
 	GeneratedAt time.Time `json:"generated_at"`
 	Version     string    `json:"version"`
