@@ -56,7 +56,7 @@ func (h *Handler) StoreWrites() StoreWriteHealth { return h.writes.health() }
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 // Health is the /healthz body. Status is "ok", or "degraded" while store
-// writes fail; both answer 200, because the process still serves pulls.
+// writes fail. Both return 200, because the process still serves pulls.
 type Health struct {
 	Status      string           `json:"status"`
 	Stopping    bool             `json:"stopping"`

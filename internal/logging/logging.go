@@ -40,7 +40,7 @@ type Options struct {
 
 // New returns a logger writing to w: records get the context's request id,
 // identical warnings and errors within RepeatWindow are logged once (the
-// next one after the window says how many were held back), and every
+// next one after the window reports how many were held back), and every
 // warning and error also goes to o.Recent.
 func New(w io.Writer, o Options) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: o.Level}

@@ -46,7 +46,7 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 }
 
 // cacheStatus is the cache_status label: the response's X-Cache-Status,
-// "error" for a failed request without one, "none" for other answers
+// "error" for a failed request without one, "none" for other responses
 // (the API ping, tag lists, the catalog).
 func cacheStatus(header string, code int) string {
 	switch header {

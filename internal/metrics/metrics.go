@@ -1,7 +1,7 @@
 // Package metrics holds pullcache's Prometheus metrics on a registry of
-// its own, and the small hooks that feed them: an HTTP middleware for
-// client requests, an observer for upstream requests, a collector for the
-// last seen rate-limit headers and a sampler of the store's size.
+// its own, and the small hooks that feed them. An HTTP middleware counts
+// client requests and observers count upstream requests. Collectors report
+// the last seen rate-limit headers and the store's size at each scrape.
 //
 // Label values stay bounded: upstream names come from the configuration,
 // kinds and cache statuses from fixed lists, and no label ever holds a

@@ -31,8 +31,8 @@ type UpstreamSummary struct {
 	// PullsAnswered counts client manifest GETs for this upstream that got
 	// a manifest, whether from the store or fetched.
 	PullsAnswered float64
-	// PullsSpent counts upstream manifest GETs answered 200: what Docker
-	// Hub's mechanical rule charges as pulls.
+	// PullsSpent counts upstream manifest GETs that returned 200, which
+	// Docker Hub's mechanical rule charges as pulls.
 	PullsSpent float64
 	// Requests counts every request sent to the upstream and its token
 	// service; Failures those that got no response, a 429 or a 5xx.
