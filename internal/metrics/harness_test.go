@@ -1,11 +1,13 @@
 package metrics_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +15,7 @@ import (
 
 	"github.com/pullcache/pullcache/internal/cache"
 	"github.com/pullcache/pullcache/internal/hubsim"
+	"github.com/pullcache/pullcache/internal/logging"
 	"github.com/pullcache/pullcache/internal/metrics"
 	"github.com/pullcache/pullcache/internal/server"
 	"github.com/pullcache/pullcache/internal/storage/fs"
@@ -26,6 +29,7 @@ const tagTTL = 5 * time.Minute
 // included, in front of a hubsim, with one test clock for both.
 type stack struct {
 	t       *testing.T
+	logs    *syncBuffer
 	clock   *testclock.Clock
 	hub     *hubsim.Hub
 	std     hubsim.Standard
@@ -36,7 +40,8 @@ type stack struct {
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	s := &stack{t: t, clock: testclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)), metrics: metrics.New()}
+	s := &stack{t: t, clock: testclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)), metrics: metrics.New(), logs: &syncBuffer{}}
+	log := logging.New(s.logs, logging.Options{Format: "json", Clock: s.clock.Now})
 
 	s.hub = hubsim.New(hubsim.Options{Clock: s.clock.Now})
 	if err := s.hub.Start("127.0.0.1:0"); err != nil {
@@ -69,21 +74,53 @@ func newStack(t *testing.T) *stack {
 		Store:       store,
 		SpoolDir:    filepath.Join(store.Root(), ".tmp"),
 		Remotes:     map[string]cache.Remote{"docker.io": {Client: client, TagTTL: tagTTL}},
-		Logger:      slog.New(slog.DiscardHandler),
+		Logger:      log,
 		Clock:       s.clock.Now,
 		OnCoalesced: s.metrics.Coalesced,
 	})
 	if err != nil {
 		t.Fatalf("create cache: %v", err)
 	}
-	handler := server.New(server.Options{Cache: c, Upstreams: []server.Upstream{{Name: "docker.io", Default: true, DockerHub: true}}})
+	handler := server.New(server.Options{Cache: c, Upstreams: []server.Upstream{{Name: "docker.io", Default: true, DockerHub: true}}, Logger: log})
 	s.srv = httptest.NewServer(s.metrics.Middleware(handler))
 	t.Cleanup(s.srv.Close)
 	return s
 }
 
+// syncBuffer collects log lines written from several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// records returns the JSON log records whose msg is msg.
+func (b *syncBuffer) records(msg string) []map[string]any {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []map[string]any
+	for _, line := range bytes.Split(b.buf.Bytes(), []byte("\n")) {
+		var rec map[string]any
+		if json.Unmarshal(line, &rec) == nil && rec["msg"] == msg {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
 // do sends one request to the mirror and reads the body to its end.
 func (s *stack) do(method, path string) (status int, cacheStatus string, body []byte) {
+	status, cacheStatus, body, _ = s.doWithID(method, path)
+	return status, cacheStatus, body
+}
+
+// doWithID is do that also returns the X-Request-Id header.
+func (s *stack) doWithID(method, path string) (status int, cacheStatus string, body []byte, requestID string) {
 	s.t.Helper()
 	req, err := http.NewRequest(method, s.srv.URL+path, nil)
 	if err != nil {
@@ -99,7 +136,7 @@ func (s *stack) do(method, path string) (status int, cacheStatus string, body []
 	if err != nil {
 		s.t.Fatalf("%s %s: read body: %v", method, path, err)
 	}
-	return resp.StatusCode, resp.Header.Get("X-Cache-Status"), body
+	return resp.StatusCode, resp.Header.Get("X-Cache-Status"), body, resp.Header.Get("X-Request-Id")
 }
 
 // expect sends one request and checks its status and X-Cache-Status.

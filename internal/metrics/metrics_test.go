@@ -76,7 +76,14 @@ func TestMetricsMatchHub(t *testing.T) {
 	s.expect(http.MethodGet, manifestPath("alpine", alpine.Tag), http.StatusOK, "REVALIDATED")
 	s.clock.Advance(tagTTL + time.Second)
 	s.hub.SetFault(hubsim.Fault{Kind: hubsim.FaultServerError, Target: hubsim.TargetManifests, Count: 1})
-	s.expect(http.MethodGet, manifestPath("alpine", alpine.Tag), http.StatusOK, "STALE")
+	_, staleStatus, _, staleID := s.doWithID(http.MethodGet, manifestPath("alpine", alpine.Tag))
+	if staleStatus != "STALE" {
+		t.Fatalf("tag during an upstream 503: %s, want STALE", staleStatus)
+	}
+	stale := s.logs.records("serving stored manifest because upstream failed")
+	if len(stale) != 1 || stale[0]["request_id"] != staleID || !strings.Contains(fmt.Sprint(stale[0]["err"]), "503") {
+		t.Errorf("STALE warnings %v, want one with request_id %s and the upstream 503", stale, staleID)
+	}
 
 	// A repository that does not exist is an error.
 	if status, _, _ := s.do(http.MethodGet, manifestPath("nosuchrepo", "latest")); status < 400 {
@@ -178,6 +185,43 @@ func TestMetricsMatchHub(t *testing.T) {
 	wantRatio := (4 + n + 2) / (4 + n + 2 + 2 + n + 4)
 	if diff := sum.HitRatio - wantRatio; diff > 1e-9 || diff < -1e-9 {
 		t.Errorf("summary hit ratio %v, want %v", sum.HitRatio, wantRatio)
+	}
+}
+
+// TestCoalescedTagMetric checks that clients asking for a tag while its
+// fetch is in progress are counted as joined.
+func TestCoalescedTagMetric(t *testing.T) {
+	s := newStack(t)
+	alpine := s.std.Alpine
+	s.hub.SetFault(hubsim.Fault{Kind: hubsim.FaultSlow, Target: hubsim.TargetManifests, Method: http.MethodGet, Count: 1,
+		Delay: 40 * time.Millisecond, ChunkSize: int(alpine.Size/8) + 1})
+
+	var wg sync.WaitGroup
+	statuses := make([]string, 3)
+	get := func(i int) {
+		defer wg.Done()
+		status, cacheStatus, _ := s.do(http.MethodGet, manifestPath("alpine", alpine.Tag))
+		statuses[i] = fmt.Sprintf("%d %s", status, cacheStatus)
+	}
+	wg.Add(1)
+	go get(0)
+	waitFor(t, "the slow manifest fetch to start", func() bool { return s.hub.Stats().ManifestGets > 0 })
+	for i := 1; i < 3; i++ {
+		wg.Add(1)
+		go get(i)
+	}
+	wg.Wait()
+
+	for i, got := range statuses {
+		if got != "200 MISS" {
+			t.Errorf("client %d: %s, want 200 MISS", i, got)
+		}
+	}
+	if got := s.hub.Stats().ManifestGets; got != 1 {
+		t.Errorf("hub saw %d manifest GETs, want 1", got)
+	}
+	if got := value(t, s.metrics, "pullcache_coalesced_requests_total", labels("kind", "tag")); got != 2 {
+		t.Errorf("coalesced tag requests = %v, want 2", got)
 	}
 }
 
