@@ -35,11 +35,14 @@ type observability struct {
 
 func newObservability(cfg config.Config) *observability {
 	recent := logging.NewRecent(recentErrors)
-	return &observability{
+	o := &observability{
 		log:     newLogger(cfg.LogFormat, recent),
 		recent:  recent,
 		metrics: metrics.New(),
 	}
+	o.metrics.NewGauge("build_info", "Always 1; the version label is the running pullcache's version.", "version").
+		WithLabelValues(currentVersion()).Set(1)
+	return o
 }
 
 // mount adds /metrics, the status page and its JSON to the admin listener,

@@ -220,6 +220,7 @@ func TestServeObservability(t *testing.T) {
 		fmt.Sprintf(`pullcache_client_requests_total{cache_status="HIT",kind="blob",method="GET",upstream="docker.io"} %d`, len(blobs)),
 		fmt.Sprintf(`pullcache_upstream_requests_total{code="200",kind="manifest",method="GET",upstream="docker.io"} %d`, stats.PullsBy(identity)),
 		`pullcache_upstream_requests_total{code="503",kind="manifest",method="GET",upstream="docker.io"} 1`,
+		fmt.Sprintf(`pullcache_build_info{version="%s"} 1`, currentVersion()),
 	} {
 		if !strings.Contains(text, want+"\n") {
 			t.Errorf("/metrics lacks %s", want)
