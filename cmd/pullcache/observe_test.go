@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/pullcache/pullcache/internal/hubsim"
+	"github.com/pullcache/pullcache/internal/logging"
 	"github.com/pullcache/pullcache/internal/status"
 )
 
@@ -414,4 +416,30 @@ func runChromium(t *testing.T, browser string, args ...string) string {
 		t.Fatalf("run chromium: %v", err)
 	}
 	return string(out)
+}
+
+func TestSettingsLogMasksPasswords(t *testing.T) {
+	cfg, err := loadServeConfig(serveFlags{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Upstreams[0].Username = "mirror-bot"
+	cfg.Upstreams[0].Password = "s3cret-literal"
+
+	var out strings.Builder
+	logger := newTestLogger(&out)
+	logger.Info("pullcache started", settingsAttr(cfg))
+	line := out.String()
+	if strings.Contains(line, "s3cret-literal") {
+		t.Errorf("start log contains the password: %s", line)
+	}
+	for _, want := range []string{"config.upstreams.0.username=mirror-bot", "config.upstreams.0.password=", "config.listen=127.0.0.1:5000"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("start log lacks %s: %s", want, line)
+		}
+	}
+}
+
+func newTestLogger(w io.Writer) *slog.Logger {
+	return logging.New(w, logging.Options{})
 }
