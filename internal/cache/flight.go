@@ -17,15 +17,16 @@ type flightGroup[T any] struct {
 	// already in progress, for the coalesced-requests metric.
 	onJoin func()
 
-	mu       sync.Mutex
-	inFlight map[string]struct{}
+	mu      sync.Mutex
+	waiting map[string]int // callers of do per key that have not returned
 }
 
 func (g *flightGroup[T]) do(ctx context.Context, key string, fn func(ctx context.Context) (T, error)) (result T, shared bool, err error) {
-	g.noteCaller(key)
+	g.enter(key)
+	defer g.leave(key)
+
 	detached := context.WithoutCancel(ctx)
 	ch := g.group.DoChan(key, func() (any, error) {
-		defer g.forget(key)
 		return fn(detached)
 	})
 
@@ -40,17 +41,17 @@ func (g *flightGroup[T]) do(ctx context.Context, key string, fn func(ctx context
 	}
 }
 
-// noteCaller marks key as in flight and reports a caller that found it so.
-// A caller that arrives in the instant between forget and singleflight's
-// own cleanup shares a result without being counted; the count is a lower
-// bound.
-func (g *flightGroup[T]) noteCaller(key string) {
+// enter counts a caller of key and reports it as joined when another
+// caller is still waiting for the same key. In the instant a call ends,
+// a caller may be counted as joined and still start a new call, or the
+// other way round, so the count is close but not exact.
+func (g *flightGroup[T]) enter(key string) {
 	g.mu.Lock()
-	if g.inFlight == nil {
-		g.inFlight = map[string]struct{}{}
+	if g.waiting == nil {
+		g.waiting = map[string]int{}
 	}
-	_, joined := g.inFlight[key]
-	g.inFlight[key] = struct{}{}
+	joined := g.waiting[key] > 0
+	g.waiting[key]++
 	g.mu.Unlock()
 
 	if joined && g.onJoin != nil {
@@ -58,8 +59,12 @@ func (g *flightGroup[T]) noteCaller(key string) {
 	}
 }
 
-func (g *flightGroup[T]) forget(key string) {
+func (g *flightGroup[T]) leave(key string) {
 	g.mu.Lock()
-	delete(g.inFlight, key)
-	g.mu.Unlock()
+	defer g.mu.Unlock()
+	if g.waiting[key] <= 1 {
+		delete(g.waiting, key)
+		return
+	}
+	g.waiting[key]--
 }
