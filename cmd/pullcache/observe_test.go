@@ -456,3 +456,11 @@ func TestSettingsLogMasksPasswords(t *testing.T) {
 func newTestLogger(w io.Writer) *slog.Logger {
 	return logging.New(w, logging.Options{})
 }
+
+func TestStatusCommandNamesAdminFlag(t *testing.T) {
+	addr := freeAddr(t) // nothing listens there any more
+	_, err := runCommand(t, "status", "--admin", "http://"+addr)
+	if err == nil || !strings.Contains(err.Error(), "--admin") {
+		t.Errorf("status with no server: %v, want an error that points at --admin", err)
+	}
+}
