@@ -6,6 +6,7 @@ import (
 
 	"github.com/pullcache/pullcache/internal/config"
 	"github.com/pullcache/pullcache/internal/evict"
+	"github.com/pullcache/pullcache/internal/metrics"
 	"github.com/pullcache/pullcache/internal/storage"
 )
 
@@ -13,11 +14,13 @@ import (
 // the store under it. gate decides whether this process may remove objects
 // now: always on a filesystem store, whose lock the serving process holds,
 // and only while holding the bucket's lease on S3. stop ends it and writes
-// the access record, so call it after the server stopped.
-func startEvictor(cfg config.Config, store storage.Store, gate evict.Gate, log *slog.Logger) (evictor *evict.Evictor, stop func(), err error) {
+// the access record, so call it after the server stopped. observe
+// receives the result of every run, for metrics.
+func startEvictor(cfg config.Config, store storage.Store, gate evict.Gate, observe func(evict.Result), log *slog.Logger) (evictor *evict.Evictor, stop func(), err error) {
 	evictor, err = evict.New(evict.Options{
 		Store:           store,
 		Gate:            gate,
+		Observe:         observe,
 		MaxSize:         int64(cfg.Cache.MaxSize),
 		Grace:           cfg.Cache.GCGrace,
 		MaxManifestSize: int64(cfg.Limits.MaxManifestSize),
@@ -38,4 +41,18 @@ func startEvictor(cfg config.Config, store storage.Store, gate evict.Gate, log *
 		<-done
 	}
 	return evictor, stop, nil
+}
+
+// countEviction turns each eviction run's result into metrics.
+func countEviction(m *metrics.Metrics) func(evict.Result) {
+	return func(r evict.Result) {
+		m.EvictionRun(metrics.Eviction{
+			Skipped:    r.Skipped,
+			Blocked:    r.Blocked,
+			Manifests:  r.Manifests,
+			Blobs:      r.Blobs,
+			Records:    r.Records,
+			FreedBytes: r.SizeBefore - r.SizeAfter,
+		})
+	}
 }

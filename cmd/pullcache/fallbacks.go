@@ -8,6 +8,7 @@ import (
 
 	"github.com/pullcache/pullcache/internal/cache"
 	"github.com/pullcache/pullcache/internal/config"
+	"github.com/pullcache/pullcache/internal/metrics"
 	"github.com/pullcache/pullcache/internal/repoglob"
 	"github.com/pullcache/pullcache/internal/secret"
 	"github.com/pullcache/pullcache/internal/upstream"
@@ -17,7 +18,7 @@ import (
 // references are kept fresh like an upstream's: resolved here, so a broken
 // one stops start-up with a message naming it, then again every
 // credentials_refresh and after a rejection.
-func buildFallbacks(ctx context.Context, cfg config.Config, index int, u config.Upstream, log *slog.Logger, obs credentialsObserver) ([]cache.Fallback, error) {
+func buildFallbacks(ctx context.Context, cfg config.Config, index int, u config.Upstream, log *slog.Logger, obs credentialsObserver, m *metrics.Metrics) ([]cache.Fallback, error) {
 	resolver := &secret.Resolver{}
 	var out []cache.Fallback
 	for j, f := range u.Fallbacks {
@@ -37,6 +38,9 @@ func buildFallbacks(ctx context.Context, cfg config.Config, index int, u config.
 			IdleReadTimeout: u.Timeouts.IdleRead,
 			MaxManifestSize: int64(cfg.Limits.MaxManifestSize),
 			Logger:          log.With(slog.String("fallback_of", u.Name)),
+			OnResponse:      m.UpstreamObserver(name),
+			OnBody:          m.BodyObserver(name),
+			Retry:           upstream.RetryOptions{OnRetry: m.RetryObserver(name)},
 
 			CredentialsRejected: creds.Rejected,
 		})

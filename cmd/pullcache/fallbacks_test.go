@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/pullcache/pullcache/internal/config"
+	"github.com/pullcache/pullcache/internal/metrics"
 )
 
 func TestBuildFallbacks(t *testing.T) {
@@ -18,7 +19,7 @@ func TestBuildFallbacks(t *testing.T) {
 			Username: "env:FALLBACK_USER", Password: "env:FALLBACK_PASSWORD"},
 	}}
 
-	got, err := buildFallbacks(context.Background(), config.Default(), 0, u, slog.New(slog.DiscardHandler), credentialsObserver{})
+	got, err := buildFallbacks(context.Background(), config.Default(), 0, u, slog.New(slog.DiscardHandler), credentialsObserver{}, metrics.New())
 	if err != nil {
 		t.Fatalf("buildFallbacks: %v", err)
 	}
@@ -45,7 +46,7 @@ func TestBuildFallbacksNamesBrokenReference(t *testing.T) {
 		{URL: "https://mirror.gcr.io", Username: "env:PULLCACHE_TEST_MISSING_USER", Password: "env:PULLCACHE_TEST_MISSING_PASSWORD"},
 	}}
 
-	_, err := buildFallbacks(context.Background(), config.Default(), 2, u, slog.New(slog.DiscardHandler), credentialsObserver{})
+	_, err := buildFallbacks(context.Background(), config.Default(), 2, u, slog.New(slog.DiscardHandler), credentialsObserver{}, metrics.New())
 
 	if err == nil || !strings.Contains(err.Error(), "upstreams[2].fallbacks[0] (https://mirror.gcr.io)") {
 		t.Errorf("error %v, want one that names upstreams[2].fallbacks[0]", err)

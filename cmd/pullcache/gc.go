@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pullcache/pullcache/internal/evict"
+	"github.com/pullcache/pullcache/internal/storage"
 	"github.com/pullcache/pullcache/internal/storage/fs"
 )
 
@@ -29,7 +30,9 @@ whose manifest is gone, and files of interrupted writes, when each is older
 than cache.gc_grace, and report what was freed.
 
 On a filesystem store gc takes the store's lock, so it refuses to run while
-a pullcache server is serving from the same directory.`,
+a pullcache server is serving from the same directory. On S3 it takes the
+bucket's maintenance lease, which the replicas' eviction also takes, so it
+runs while they serve.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runGC(cmd.Context(), cmd.OutOrStdout(), flags)
@@ -49,21 +52,38 @@ func runGC(ctx context.Context, out io.Writer, flags gcFlags) error {
 	}
 	log := newLogger(cfg.LogFormat)
 
-	// TODO: on an S3 store, take the lease that the servers' eviction
-	// takes instead of the filesystem lock, so that gc may run while they
-	// serve.
-	store, err := fs.OpenExisting(cfg.Storage.Filesystem.Root, log)
-	if err != nil {
-		return err
+	var store storage.Store
+	var location string
+	if cfg.Storage.S3 != nil {
+		// Replicas keep serving: gc takes the bucket's maintenance lease,
+		// the one their eviction takes, so only one of them removes
+		// objects at a time.
+		opened, err := openS3Store(ctx, *cfg.Storage.S3, log)
+		if err != nil {
+			return err
+		}
+		defer opened.close()
+		release, ok := opened.maintenanceGate(ctx)
+		if !ok {
+			return fmt.Errorf("gc %s: another replica holds the maintenance lease; try again in a few minutes", opened.location)
+		}
+		defer release()
+		store, location = opened.store, opened.location
+	} else {
+		fsStore, err := fs.OpenExisting(cfg.Storage.Filesystem.Root, log)
+		if err != nil {
+			return err
+		}
+		unlock, err := fsStore.Lock()
+		if errors.Is(err, fs.ErrLocked) {
+			return fmt.Errorf("%w; stop the server first, or let its eviction (cache.max_size) free room", err)
+		}
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		store, location = fsStore, fsStore.Root()
 	}
-	unlock, err := store.Lock()
-	if errors.Is(err, fs.ErrLocked) {
-		return fmt.Errorf("%w; stop the server first, or let its eviction (cache.max_size) free room", err)
-	}
-	if err != nil {
-		return err
-	}
-	defer unlock()
 
 	res, err := evict.CollectGarbage(ctx, store, evict.GCOptions{
 		Grace:           cfg.Cache.GCGrace,
@@ -72,7 +92,7 @@ func runGC(ctx context.Context, out io.Writer, flags gcFlags) error {
 		Logger:          log,
 	})
 	if err != nil {
-		return fmt.Errorf("gc %s: %w", store.Root(), err)
+		return fmt.Errorf("gc %s: %w", location, err)
 	}
 	printGCResult(out, res, flags.dryRun, cfg.Cache.GCGrace.String())
 	return nil

@@ -30,5 +30,6 @@ func newRootCommand() *cobra.Command {
 	root.AddCommand(newGCCommand(), newWarmCommand())
 	root.AddCommand(newHealthcheckCommand())
 	root.AddCommand(newConfigCommand(), newRatelimitCommand(), newCredentialHelperCommand())
+	root.AddCommand(newStatusCommand())
 	return root
 }

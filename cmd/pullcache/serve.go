@@ -17,6 +17,8 @@ import (
 	"github.com/pullcache/pullcache/internal/admin"
 	"github.com/pullcache/pullcache/internal/cache"
 	"github.com/pullcache/pullcache/internal/config"
+	"github.com/pullcache/pullcache/internal/logging"
+	"github.com/pullcache/pullcache/internal/metrics"
 	"github.com/pullcache/pullcache/internal/server"
 	"github.com/pullcache/pullcache/internal/storage"
 	"github.com/pullcache/pullcache/internal/upstream"
@@ -85,11 +87,14 @@ func loadServeConfig(flags serveFlags) (config.Config, error) {
 	return cfg, nil
 }
 
-func newLogger(format string) *slog.Logger {
-	if format == "json" {
-		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+// newLogger returns a logger on stderr in the given format. When a Recent
+// is given, it also keeps the latest warnings and errors.
+func newLogger(format string, recent ...*logging.Recent) *slog.Logger {
+	o := logging.Options{Format: format}
+	if len(recent) > 0 {
+		o.Recent = recent[0]
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	return logging.New(os.Stderr, o)
 }
 
 func runServe(ctx context.Context, flags serveFlags) error {
@@ -97,7 +102,8 @@ func runServe(ctx context.Context, flags serveFlags) error {
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.LogFormat)
+	obs := newObservability(cfg)
+	log := obs.log
 
 	opened, err := openStore(ctx, cfg, log)
 	if err != nil {
@@ -106,18 +112,26 @@ func runServe(ctx context.Context, flags serveFlags) error {
 	defer opened.close()
 	store := opened.store
 
-	evictor, stopEvictor, err := startEvictor(cfg, store, opened.maintenanceGate, log)
+	evictor, stopEvictor, err := startEvictor(cfg, store, opened.maintenanceGate, countEviction(obs.metrics), log)
 	if err != nil {
 		return err
 	}
 	defer stopEvictor()
 
-	remotes, routes, err := buildUpstreams(ctx, cfg, log)
+	adminHandler := admin.New(func(ctx context.Context) error {
+		if fs := cfg.Storage.Filesystem; fs != nil {
+			if err := checkDataDir(fs.Root); err != nil {
+				return err
+			}
+		}
+		return checkStore(ctx, store)
+	})
+	remotes, routes, err := buildUpstreams(ctx, cfg, log, obs.metrics)
 	if err != nil {
 		return err
 	}
 	c, err := cache.New(cache.Options{
-		Store:                 store,
+		Store:                 obs.watchStore(adminHandler, store),
 		SpoolDir:              opened.spoolDir,
 		Remotes:               remotes,
 		UpstreamAuthoritative: cfg.Cache.UpstreamAuthoritative,
@@ -126,11 +140,13 @@ func runServe(ctx context.Context, flags serveFlags) error {
 		FetchQueueWait:        cfg.Limits.FetchQueueWait,
 		Logger:                log,
 		Access:                evictor,
+		Observer:              obs.metrics,
+		OnCoalesced:           obs.metrics.Coalesced,
 	})
 	if err != nil {
 		return err
 	}
-	handler := server.New(server.Options{Cache: c, Upstreams: routes, Logger: log, BlobRedirect: opened.blobRedirect})
+	handler := obs.metrics.Middleware(server.New(server.Options{Cache: c, Upstreams: routes, Logger: log, BlobRedirect: opened.blobRedirect}))
 
 	listener, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -138,7 +154,6 @@ func runServe(ctx context.Context, flags serveFlags) error {
 	}
 	srv := newHTTPServer(handler, cfg.Limits, log)
 
-	adminHandler := admin.New(func(ctx context.Context) error { return checkStore(ctx, store) })
 	adminListener, err := net.Listen("tcp", cfg.AdminListen)
 	if err != nil {
 		listener.Close()
@@ -148,13 +163,16 @@ func runServe(ctx context.Context, flags serveFlags) error {
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	watchCtx, stopWatching := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWatching()
+	historySaved := obs.mount(watchCtx, adminHandler, store, cfg)
 
 	serveErr := make(chan error, 2)
 	go func() { serveErr <- fmt.Errorf("serve on %s: %w", cfg.Listen, srv.Serve(listener)) }()
 	go func() { serveErr <- fmt.Errorf("serve on %s: %w", cfg.AdminListen, adminSrv.Serve(adminListener)) }()
 	log.Info("pullcache started", slog.String("version", currentVersion()), slog.String("listen", listener.Addr().String()),
 		slog.String("admin_listen", adminListener.Addr().String()), slog.String("data", opened.location),
-		slog.Any("upstreams", upstreamSummary(cfg)), slog.Duration("tag_ttl", cfg.Cache.TagTTL))
+		slog.Any("upstreams", upstreamSummary(cfg)), slog.Duration("tag_ttl", cfg.Cache.TagTTL), settingsAttr(cfg))
 
 	select {
 	case err := <-serveErr:
@@ -169,8 +187,10 @@ func runServe(ctx context.Context, flags serveFlags) error {
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shut down: %w", err)
 	}
+	stopWatching()
+	<-historySaved
 	adminSrv.Shutdown(shutdownCtx)
-	log.Info("pullcache stopped")
+	log.Info("pullcache stopped", settingsAttr(cfg))
 	return nil
 }
 
@@ -214,8 +234,8 @@ func upstreamSummary(cfg config.Config) []string {
 // message naming the upstream, then again every credentials_refresh and
 // when upstream refuses them, so a rotated secret takes effect without a
 // restart.
-func buildUpstreams(ctx context.Context, cfg config.Config, log *slog.Logger) (map[string]cache.Remote, []server.Upstream, error) {
-	obs := credentialsObserver{}
+func buildUpstreams(ctx context.Context, cfg config.Config, log *slog.Logger, m *metrics.Metrics) (map[string]cache.Remote, []server.Upstream, error) {
+	obs := credentialsObserver{Rejected: m.CredentialsRejected}
 	credentials, err := loadCredentials(ctx, cfg, log, obs)
 	if err != nil {
 		return nil, nil, err
@@ -234,13 +254,17 @@ func buildUpstreams(ctx context.Context, cfg config.Config, log *slog.Logger) (m
 			IdleReadTimeout: u.Timeouts.IdleRead,
 			MaxManifestSize: int64(cfg.Limits.MaxManifestSize),
 			Logger:          log,
+			OnResponse:      m.UpstreamObserver(u.Name),
+			OnBody:          m.BodyObserver(u.Name),
+			Retry:           upstream.RetryOptions{OnRetry: m.RetryObserver(u.Name)},
 
 			CredentialsRejected: creds.Rejected,
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("upstreams[%d] (%s): %w", i, u.Name, err)
 		}
-		fallbacks, err := buildFallbacks(ctx, cfg, i, u, log, obs)
+		m.WatchRateLimit(u.Name, client.RateLimit)
+		fallbacks, err := buildFallbacks(ctx, cfg, i, u, log, obs, m)
 		if err != nil {
 			return nil, nil, err
 		}

@@ -141,6 +141,9 @@ func (c *Cache) joinBlobFetch(ctx context.Context, remote Remote, repo string, d
 
 	if f, ok := c.blobs[d]; ok {
 		f.ref()
+		if c.onCoalesced != nil {
+			c.onCoalesced("blob")
+		}
 		return f, nil
 	}
 	if _, err := c.store.Stat(ctx, blobKey(d)); err == nil {

@@ -85,6 +85,9 @@ type Options struct {
 	Access AccessRecorder
 	// WriteErrors counts failed store writes; nil counts nothing.
 	WriteErrors WriteObserver
+	// OnCoalesced, when set, is called for each request that joined an
+	// upstream fetch in progress; kind is "tag", "manifest" or "blob".
+	OnCoalesced func(kind string)
 }
 
 // Cache is safe for concurrent use.
@@ -101,6 +104,7 @@ type Cache struct {
 	observer        Observer
 	access          AccessRecorder
 	writes          *writeFailures
+	onCoalesced     func(kind string)
 
 	mu        sync.Mutex
 	blobs     map[digest.Digest]*blobFetch
@@ -166,6 +170,11 @@ func New(o Options) (*Cache, error) {
 		writes:          &writeFailures{log: o.Logger, observer: o.WriteErrors, now: o.Clock},
 		blobs:           make(map[digest.Digest]*blobFetch),
 		breakers:        make(map[string]*breaker),
+	}
+	if o.OnCoalesced != nil {
+		c.onCoalesced = o.OnCoalesced
+		c.tags.onJoin = func() { o.OnCoalesced("tag") }
+		c.manifests.onJoin = func() { o.OnCoalesced("manifest") }
 	}
 	return c, nil
 }

@@ -53,7 +53,7 @@ func (c *Cache) GetReferrers(ctx context.Context, upstreamName, repo string, sub
 	case errors.As(err, &upErr) && upErr.Kind == upstream.KindNotFound:
 		m = upstream.Manifest{Body: emptyIndex()}
 	case found:
-		c.logStale(upstreamName, repo, "referrers of "+subject.String(), err)
+		c.logStale(ctx, upstreamName, repo, "referrers of "+subject.String(), err)
 		return filterReferrers(stored.Body, artifactType, StatusStale)
 	default:
 		return Referrers{}, err

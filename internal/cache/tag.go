@@ -67,7 +67,7 @@ func (c *Cache) refreshTag(ctx context.Context, remote Remote, repo, tag string)
 		return c.fetchTag(ctx, remote, repo, tag)
 	}
 	stale := func(cause error) (tagResult, error) {
-		c.logStale(name, repo, tag, cause)
+		c.logStale(ctx, name, repo, tag, cause)
 		return tagResult{rec: storedManifest, status: StatusStale, upstreamErr: cause}, nil
 	}
 
@@ -158,7 +158,7 @@ func (c *Cache) forgetTag(ctx context.Context, upstreamName, repo, tag string, c
 	return tagResult{}, fmt.Errorf("%w: %w", ErrManifestUnknown, cause)
 }
 
-func (c *Cache) logStale(upstreamName, repo, ref string, cause error) {
-	c.log.Warn("serving stored manifest because upstream failed", slog.String("upstream", upstreamName),
+func (c *Cache) logStale(ctx context.Context, upstreamName, repo, ref string, cause error) {
+	c.log.WarnContext(ctx, "serving stored manifest because upstream failed", slog.String("upstream", upstreamName),
 		slog.String("repo", repo), slog.String("ref", ref), slog.Any("err", cause))
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/pullcache/pullcache/internal/cache"
+	"github.com/pullcache/pullcache/internal/logging"
+	"github.com/pullcache/pullcache/internal/metrics"
 )
 
 // Upstream is the router's view of a configured upstream.
@@ -65,11 +67,8 @@ func New(o Options) *Server {
 	return s
 }
 
-type requestIDKey struct{}
-
 func requestID(r *http.Request) string {
-	id, _ := r.Context().Value(requestIDKey{}).(string)
-	return id
+	return logging.RequestID(r.Context())
 }
 
 func newRequestID() string {
@@ -82,7 +81,7 @@ func newRequestID() string {
 // writes any error it returns.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id := newRequestID()
-	r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+	r = r.WithContext(logging.WithRequestID(r.Context(), id))
 	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
 	w.Header().Set("X-Request-Id", id)
 
@@ -91,6 +90,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// The routed request also goes to writeError, whose messages name
 		// the repository and reference.
 		r = withRoute(r, rt)
+		metrics.NoteUpstream(r.Context(), rt.upstream)
 		err = s.serve(w, r, rt)
 	}
 	if err != nil {

@@ -26,6 +26,8 @@ type responseBody struct {
 	counted  *countingReader
 	encoding string
 	status   int
+	method   string // for Options.OnBody
+	kind     string
 
 	decoded   io.Reader // set on the first Read
 	closeOnce sync.Once
@@ -121,6 +123,9 @@ func (b *responseBody) Close() error {
 		b.dog.stop()
 		err = b.raw.Close()
 		b.cancel(context.Canceled)
+		if b.reg.opts.OnBody != nil {
+			b.reg.opts.OnBody(BodyInfo{Method: b.method, Kind: b.kind, Bytes: b.counted.n})
+		}
 	})
 
 	return err

@@ -94,6 +94,17 @@ type Options struct {
 
 	// Retry configures retries of failed GET and HEAD requests.
 	Retry RetryOptions
+
+	// OnBody, when set, is called once per response body when it is
+	// closed, with the bytes read from the wire.
+	OnBody func(BodyInfo)
+}
+
+// BodyInfo describes the body of one HTTP exchange, reported on Close.
+type BodyInfo struct {
+	Method string
+	Kind   string // as in ResponseInfo
+	Bytes  int64  // bytes read, before any Content-Encoding is decoded
 }
 
 // ResponseInfo describes one HTTP exchange with the upstream or its token

@@ -160,7 +160,9 @@ func (r *Registry) do(ctx context.Context, x exchange) (*http.Response, error) {
 	// The headers are progress: the body gets a full idle period.
 	dog.kick()
 	r.recordRateLimit(resp.Header)
-	resp.Body = r.newResponseBody(ctx, reqCtx, cancel, dog, resp)
+	body := r.newResponseBody(ctx, reqCtx, cancel, dog, resp)
+	body.method, body.kind = x.method, x.kind
+	resp.Body = body
 
 	return resp, nil
 }
