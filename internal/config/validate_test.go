@@ -77,8 +77,6 @@ func TestValidateMessages(t *testing.T) {
 			c.Upstreams[0].Password = "p"
 		}, `upstreams[0].username: invalid file reference "file:": missing path`},
 		{"docker config", func(c *Config) { c.Upstreams[0].DockerConfig = true }, "upstreams[0].docker_config: not supported yet"},
-		{"allow", func(c *Config) { c.Upstreams[0].Allow = []string{"library/*"} }, "upstreams[0].allow: not supported yet"},
-		{"deny", func(c *Config) { c.Upstreams[0].Deny = []string{} }, "upstreams[0].deny: not supported yet"},
 		{"fallbacks", func(c *Config) { c.Upstreams[0].Fallbacks = []Fallback{{URL: "https://mirror.gcr.io"}} }, "upstreams[0].fallbacks: not supported yet"},
 	}
 	for _, tt := range tests {

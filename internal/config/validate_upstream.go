@@ -61,12 +61,7 @@ func checkUpstream(p *problems, path string, u Upstream) {
 	if u.DockerConfig {
 		p.add(path+".docker_config", "not supported yet; use username and password")
 	}
-	if u.Allow != nil {
-		p.add(path+".allow", "not supported yet; remove it to serve every repository")
-	}
-	if u.Deny != nil {
-		p.add(path+".deny", "not supported yet; remove it to serve every repository")
-	}
+	checkRepositoryPatterns(p, path, u)
 	if u.Fallbacks != nil {
 		p.add(path+".fallbacks", "not supported yet; remove them")
 	}

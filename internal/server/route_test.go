@@ -30,6 +30,8 @@ func TestParseRoute(t *testing.T) {
 		{"/v2/alpine/manifests/3.20?ns=ghcr.io", endpointManifest, "ghcr.io", "alpine", "3.20", "ghcr.io"},
 		{"/v2/alpine/manifests/3.20?ns=docker.io", endpointManifest, "docker.io", "library/alpine", "3.20", "docker.io"},
 		{"/v2/ghcr.io/owner/app/manifests/1", endpointManifest, "ghcr.io", "owner/app", "1", ""},
+		{"/v2/alpine/manifests/3.20?ns=GHCR.io", endpointManifest, "ghcr.io", "alpine", "3.20", "GHCR.io"},
+		{"/v2/GHCR.io/owner/app/manifests/1", endpointManifest, "ghcr.io", "owner/app", "1", ""},
 		{"/v2/127.0.0.1:5001/app/blobs/sha256:" + zeros, endpointBlob, "127.0.0.1:5001", "app", "sha256:" + zeros, ""},
 		{"/v2/org/manifests/manifests/latest", endpointManifest, "docker.io", "org/manifests", "latest", ""},
 		{"/v2/org/app/tags/list", endpointTags, "docker.io", "org/app", "", ""},
