@@ -77,6 +77,9 @@ type mirrorConfig struct {
 	// tagTTL is cache.tag_ttl as YAML, such as "5m" or "0". Empty means
 	// pullcache's default.
 	tagTTL string
+	// upstreamsYAML, when set, replaces the upstreams section, whose
+	// default is the hub as docker.io.
+	upstreamsYAML string
 }
 
 // mirror is a pullcache process serving from a data directory that
@@ -199,6 +202,10 @@ func (m *mirror) configYAML(addr, adminAddr string, cfg mirrorConfig) string {
 	fmt.Fprintf(&b, "storage:\n  filesystem:\n    root: %s\n", m.dataDir)
 	if cfg.tagTTL != "" {
 		fmt.Fprintf(&b, "cache:\n  tag_ttl: %s\n", cfg.tagTTL)
+	}
+	if cfg.upstreamsYAML != "" {
+		b.WriteString(cfg.upstreamsYAML)
+		return b.String()
 	}
 	fmt.Fprintf(&b, "upstreams:\n  - name: docker.io\n    url: %s\n    default: true\n", m.hubURL)
 	return b.String()
