@@ -15,6 +15,7 @@ apt_packages=(
   ca-certificates
   docker-registry
   containerd
+  docker.io
   podman
   buildah
   chromium

@@ -32,14 +32,14 @@ var docPages = []string{
 // listed here, or marked <!-- untested --> with a sentence for the reader
 // saying so.
 var testedSnippets = map[string]string{
-	"docs/clients/README.md pullcache-upstreams":  "TestMultiRegistryPathPrefix",
-	"docs/clients/containerd.md hosts-docker.io":  "TestContainerdPullsBothRegistries",
-	"docs/clients/containerd.md hosts-ghcr.io":    "TestContainerdPullsBothRegistries",
-	"docs/clients/podman.md registries.conf":      "TestPodmanPullsBothRegistries",
-	"docs/clients/cri-o.md registries.conf.d":     "TestPodmanPullsBothRegistries",
-	"docs/clients/docker.md daemon.json":          "TestDockerDaemonSnippet",
-	"docs/clients/codebuild.md dockerd-command":   "TestDockerDaemonSnippet",
-	"docs/clients/github-actions.md daemon.json":  "TestDockerDaemonSnippet",
+	"docs/clients/README.md pullcache-upstreams": "TestMultiRegistryPathPrefix",
+	"docs/clients/containerd.md hosts-docker.io": "TestContainerdPullsBothRegistries",
+	"docs/clients/containerd.md hosts-ghcr.io":   "TestContainerdPullsBothRegistries",
+	"docs/clients/podman.md registries.conf":     "TestPodmanPullsBothRegistries",
+	"docs/clients/cri-o.md registries.conf.d":    "TestPodmanPullsBothRegistries",
+	"docs/clients/docker.md daemon.json":         "TestDockerdMirrorsDockerHub",
+	"docs/clients/codebuild.md dockerd-command":  "TestDockerdMirrorFlags",
+	"docs/clients/gitlab-ci.md dind-service":     "TestDockerdMirrorFlags",
 }
 
 // snippetMarker precedes a fenced block that a test reads or that the
