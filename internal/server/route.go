@@ -160,6 +160,12 @@ func (s *Server) chooseUpstream(r *http.Request, rt *route, name string) error {
 		// Host names compare without regard to case, and configured
 		// upstream names are lower case.
 		rt.upstream = strings.ToLower(ns)
+		// A mirror URL with the registry in its path, such as
+		// http://mirror/v2/ghcr.io in a hosts.toml, puts it before the
+		// repository as well; it names the same registry, not a namespace.
+		if first, rest, found := strings.Cut(name, "/"); found && strings.EqualFold(first, ns) {
+			name = rest
+		}
 	} else if first, rest, found := strings.Cut(name, "/"); found && isRegistryHost(first) {
 		if !hostPattern.MatchString(first) {
 			return newError(http.StatusBadRequest, "NAME_INVALID", "invalid registry host %q in the repository path", first)
