@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -142,6 +143,17 @@ func TestClientDocsMarked(t *testing.T) {
 			if i < len(ja) && (ja[i].marker != block.marker || ja[i].body != block.body) {
 				t.Errorf("%s:%d and %s:%d differ; the Japanese page carries the same snippets", page, block.line, japanese, ja[i].line)
 			}
+		}
+	}
+
+	pages, err := filepath.Glob(filepath.Join(repoRoot, "docs/clients/*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, page := range pages {
+		rel, _ := filepath.Rel(repoRoot, page)
+		if !slices.Contains(docPages, rel) {
+			t.Errorf("%s is not listed in docPages, so its snippets are not checked", rel)
 		}
 	}
 
