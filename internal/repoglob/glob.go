@@ -26,8 +26,8 @@ type Glob struct {
 
 // Compile parses pattern. It rejects patterns that can never match a
 // repository name, such as ones with upper-case letters or a leading /, so
-// that a typing mistake in the configuration does not silently exclude or
-// admit nothing.
+// that a typing mistake in the configuration shows at start-up instead of
+// as a pattern that silently matches nothing.
 func Compile(pattern string) (*Glob, error) {
 	if pattern == "" {
 		return nil, errors.New("empty pattern")
@@ -47,8 +47,8 @@ func Compile(pattern string) (*Glob, error) {
 }
 
 // CompileAll compiles every pattern, or returns the first error with the
-// pattern it belongs to. A nil list gives nil, so that "no allow list"
-// stays apart from an empty one.
+// pattern it belongs to. It returns nil for a nil list, which keeps "no
+// allow list" distinct from an empty one.
 func CompileAll(patterns []string) ([]*Glob, error) {
 	if patterns == nil {
 		return nil, nil
@@ -155,11 +155,17 @@ func translateClass(runes []rune, start int) (int, string, error) {
 		if err != nil {
 			return 0, "", err
 		}
+		if err := checkLiteral(lo); err != nil {
+			return 0, "", err
+		}
 		i = next
 		hi := lo
 		if i+2 < len(runes) && runes[i+1] == '-' && runes[i+2] != ']' {
 			hi, next, err = classChar(runes, i+2)
 			if err != nil {
+				return 0, "", err
+			}
+			if err := checkLiteral(hi); err != nil {
 				return 0, "", err
 			}
 			if hi < lo {

@@ -74,6 +74,7 @@ func TestGlobRejects(t *testing.T) {
 		{"app-[9-0]", "invalid range"},
 		{`app\`, "trailing"},
 		{`a:b`, "contain only"},
+		{"app-[A-Z]", "lower case"},
 	}
 	for _, tt := range tests {
 		_, err := Compile(tt.pattern)

@@ -161,8 +161,8 @@ func (s *Server) chooseUpstream(r *http.Request, rt *route, name string) error {
 		// upstream names are lower case.
 		rt.upstream = strings.ToLower(ns)
 		// A mirror URL with the registry in its path, such as
-		// http://mirror/v2/ghcr.io in a hosts.toml, puts it before the
-		// repository as well; it names the same registry, not a namespace.
+		// http://mirror/v2/ghcr.io in a hosts.toml, repeats the registry
+		// before the repository. That component is not part of the name.
 		if first, rest, found := strings.Cut(name, "/"); found && strings.EqualFold(first, ns) {
 			name = rest
 		}

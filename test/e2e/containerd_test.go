@@ -11,8 +11,8 @@ import (
 
 // containerdHosts writes the hosts.toml snippets of docs/clients/containerd.md
 // for docker.io and ghcr.io, with the mirror's address in place of the
-// example's and each registry's own server replaced by a dead loopback
-// port, so that a fallback is refused instead of leaving the machine.
+// example's. Each registry's own server becomes a dead loopback port, so a
+// fallback is refused instead of leaving the machine.
 func containerdHosts(t *testing.T, c *mirrorContainerd, mirrorAddr string) {
 	t.Helper()
 	dead := "http://" + deadAddr(t)
@@ -73,7 +73,7 @@ func TestContainerdUnconfiguredRegistry(t *testing.T) {
 	recorder := startConnRecorder(t)
 
 	// containerd sends ?ns=<recorder's address> to the mirror, which must
-	// answer 404 without contacting it. The file's server is a dead port,
+	// return 404 without contacting it. The file's server is a dead port,
 	// so containerd's own fallback does not reach the recorder either.
 	hosts := replaceAll(t, docSnippet(t, "docs/clients/containerd.md", "hosts-ghcr.io"),
 		"https://ghcr.io", "http://"+deadAddr(t),

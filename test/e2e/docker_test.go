@@ -29,8 +29,9 @@ func TestDockerdMirrorsDockerHub(t *testing.T) {
 		t.Errorf("the mirror's store has no docker.io %s@%s: the pull did not go through the mirror", appRepo, s.hubApp)
 	}
 
-	// dockerd uses mirrors for Docker Hub only, as the page says: a ghcr.io
-	// pull goes to ghcr.io itself, which the network namespace cannot reach.
+	// dockerd uses mirrors for Docker Hub only, as the page states. A
+	// ghcr.io pull goes to ghcr.io itself, which the network namespace
+	// cannot reach.
 	if _, r := d.pull(t, "ghcr.io/"+appRepo+":1"); r.err == nil {
 		t.Errorf("docker pull ghcr.io/%s:1 succeeded in a namespace with no route to ghcr.io", appRepo)
 	}

@@ -14,7 +14,8 @@ import (
 
 // testDockerd is a Docker Engine daemon with its data, run state and socket
 // under one temporary folder, no bridge network and no iptables rules, so
-// it changes nothing on the machine. It only pulls; it runs no container.
+// it changes nothing on the machine. It only pulls images and runs no
+// container.
 type testDockerd struct {
 	dir    string
 	socket string

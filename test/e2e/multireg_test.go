@@ -19,8 +19,8 @@ const appRepo = "myorg/app"
 // twoRegistries is pullcache in front of hubsim as docker.io and a
 // docker-registry process as ghcr.io, configured with the upstreams
 // snippet of docs/clients/README.md. The name ghcr.io keeps the client
-// snippets of the docs unchanged; the tests run in a network namespace
-// with loopback only, so the real ghcr.io is out of reach.
+// snippets of the docs unchanged. The real ghcr.io is out of reach,
+// because the tests run in a network namespace with loopback only.
 type twoRegistries struct {
 	hub      *testHub
 	registry *distRegistry

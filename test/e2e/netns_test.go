@@ -8,8 +8,8 @@ import (
 
 // requireLoopbackOnly skips the test, or fails it when CI is "true",
 // unless the test runs in a network namespace whose only interface that is
-// up is loopback, as scripts/test.sh arranges with unshare -n. containerd
-// and podman fall back to the real registry when a mirror fails, and this
+// up is loopback, as scripts/test.sh arranges with unshare -n. containerd,
+// dockerd and podman fall back to the real registry when a mirror fails, and this
 // guarantees that such a fallback cannot leave the machine.
 func requireLoopbackOnly(t *testing.T) {
 	t.Helper()
@@ -29,7 +29,7 @@ func requireLoopbackOnly(t *testing.T) {
 }
 
 // requireRoot skips the test, or fails it when CI is "true", unless it
-// runs as root, which containerd needs to manage its snapshots.
+// runs as root, which the daemons need to mount and own their storage.
 func requireRoot(t *testing.T, what string) {
 	t.Helper()
 	if os.Geteuid() == 0 {
