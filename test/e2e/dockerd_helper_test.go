@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,10 +13,11 @@ import (
 	"time"
 )
 
-// testDockerd is a Docker Engine daemon with its data, run state and socket
-// under one temporary folder, no bridge network and no iptables rules, so
-// it changes nothing on the machine. It only pulls images and runs no
-// container.
+// testDockerd is a Docker Engine daemon with its data, run state, trust key
+// and socket under one temporary folder, no bridge network and no iptables
+// rules. Outside the folder it leaves only the empty directory
+// /run/docker/plugins, whose path dockerd 20.10 fixes. It only pulls images
+// and runs no container.
 type testDockerd struct {
 	dir    string
 	socket string
@@ -50,10 +52,7 @@ func startDockerd(t *testing.T, daemonJSON string, args ...string) *testDockerd 
 		"--storage-driver", "vfs",
 	}
 	configPath := filepath.Join(dir, "daemon.json")
-	if daemonJSON == "" {
-		daemonJSON = "{}\n"
-	}
-	writeFile(t, configPath, daemonJSON)
+	writeFile(t, configPath, sandboxDaemonJSON(t, daemonJSON, filepath.Join(dir, "key.json")))
 	flags = append(flags, "--config-file", configPath)
 	flags = append(flags, args...)
 
@@ -108,6 +107,25 @@ func startDockerd(t *testing.T, daemonJSON string, args ...string) *testDockerd 
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// sandboxDaemonJSON returns daemonJSON (empty means {}) with dockerd
+// 20.10's trust key moved into the sandbox. That key has no flag, and by
+// default dockerd writes it to /etc/docker/key.json.
+func sandboxDaemonJSON(t *testing.T, daemonJSON, keyPath string) string {
+	t.Helper()
+	settings := map[string]any{}
+	if daemonJSON != "" {
+		if err := json.Unmarshal([]byte(daemonJSON), &settings); err != nil {
+			t.Fatalf("parse daemon.json %q: %v", daemonJSON, err)
+		}
+	}
+	settings["deprecated-key-path"] = keyPath
+	out, err := json.Marshal(settings)
+	if err != nil {
+		t.Fatalf("encode daemon.json: %v", err)
+	}
+	return string(out)
 }
 
 // docker runs the docker client against this daemon within toolTimeout.
