@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,5 +94,31 @@ func TestContainerdUnconfiguredRegistry(t *testing.T) {
 	}
 	if n := recorder.count(); n != 0 {
 		t.Errorf("the unconfigured registry received %d connections, want 0", n)
+	}
+}
+
+func TestContainerdMirrorPathNamesRegistry(t *testing.T) {
+	s := startTwoRegistries(t)
+	c := startMirrorContainerd(t)
+
+	// A mirror URL with the registry in its path: containerd sends
+	// /v2/ghcr.io/myorg/app/...?ns=ghcr.io, and the mirror must not take
+	// ghcr.io for part of the repository name.
+	c.writeHosts(t, "ghcr.io", fmt.Sprintf(`server = "http://%s"
+
+[host."http://%s/v2/ghcr.io"]
+  capabilities = ["pull", "resolve"]
+  override_path = true
+`, deadAddr(t), s.mirror.addr))
+
+	ref := "ghcr.io/" + appRepo + ":1"
+	if r := c.pull(t, ref); r.err != nil {
+		t.Fatalf("ctr images pull %s through a mirror URL with a path failed: %s", ref, r.failure())
+	}
+	if got := c.imageDigest(t, ref); got != s.registryApp.String() {
+		t.Errorf("ctr images ls lists %s as %q, want %s", ref, got, s.registryApp)
+	}
+	if !s.mirror.storedDigestLink("ghcr.io", appRepo, s.registryApp) {
+		t.Errorf("the mirror's store has no ghcr.io %s@%s", appRepo, s.registryApp)
 	}
 }

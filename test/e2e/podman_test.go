@@ -41,7 +41,9 @@ func newPodmanEnv(t *testing.T, registriesConf string) *podmanEnv {
 	writeFile(t, filepath.Join(dir, "registries.conf"), registriesConf)
 	writeFile(t, filepath.Join(dir, "storage.conf"), fmt.Sprintf("[storage]\ndriver = \"vfs\"\nrunroot = %q\ngraphroot = %q\n",
 		filepath.Join(dir, "run"), filepath.Join(dir, "root")))
-	writeFile(t, filepath.Join(dir, "containers.conf"), "[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\n")
+	// tmp_dir keeps podman's run state out of /run/libpod.
+	writeFile(t, filepath.Join(dir, "containers.conf"), fmt.Sprintf("[engine]\ncgroup_manager = \"cgroupfs\"\nevents_logger = \"file\"\ntmp_dir = %q\n",
+		filepath.Join(dir, "libpod")))
 
 	p.env = []string{
 		"PATH=" + os.Getenv("PATH"),
