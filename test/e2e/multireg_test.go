@@ -238,3 +238,33 @@ func readFileString(t *testing.T, path string) string {
 	}
 	return string(data)
 }
+
+func TestMultiRegistryPatternsApplyToStored(t *testing.T) {
+	s := startTwoRegistries(t)
+	m := s.mirror
+	s.env.cranePull(t, m.ref("ghcr.io/"+appRepo+":1"))
+	if !m.storedDigestLink("ghcr.io", appRepo, s.registryApp) {
+		t.Fatalf("the mirror did not store ghcr.io %s@%s", appRepo, s.registryApp)
+	}
+	if catalog := m.request(t, http.MethodGet, "_catalog", ""); !strings.Contains(string(catalog.body), `"ghcr.io/`+appRepo+`"`) {
+		t.Fatalf("catalog %s does not list ghcr.io/%s after the pull", catalog.body, appRepo)
+	}
+
+	// Restart with ghcr.io's allow list narrowed so that it excludes
+	// what the store already holds.
+	upstreams := replaceAll(t, docSnippet(t, "docs/clients/README.md", "pullcache-upstreams"),
+		"https://registry-1.docker.io", s.hub.URL(),
+		"https://ghcr.io", "http://"+s.registry.addr,
+		`allow: ["myorg/**"]`, `allow: ["myorg/other"]`,
+	)
+	m.restart(mirrorConfig{upstreamsYAML: upstreams})
+
+	resp := m.request(t, http.MethodGet, appRepo+"/manifests/"+s.registryApp.String()+"?ns=ghcr.io", "")
+	if resp.status != http.StatusForbidden {
+		t.Errorf("GET stored %s@%s ?ns=ghcr.io after its pattern was removed: status %d, want 403", appRepo, s.registryApp, resp.status)
+	}
+	catalog := m.request(t, http.MethodGet, "_catalog", "")
+	if strings.Contains(string(catalog.body), "ghcr.io/"+appRepo) {
+		t.Errorf("catalog %s lists ghcr.io/%s, which the patterns now exclude", catalog.body, appRepo)
+	}
+}
