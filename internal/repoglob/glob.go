@@ -13,12 +13,12 @@ import (
 
 // Glob is a compiled repository pattern.
 //
-//	*      any run of characters other than /
-//	?      one character other than /
-//	[a-z]  one character of the class; [^a-z] one character outside it, never /
-//	**     any run of characters, / included; **/ also matches no component,
-//	       so **/cache matches cache and a/b/cache
-//	\c     the character c itself
+//   - any run of characters other than /
+//     ?      one character other than /
+//     [a-z]  one character of the class; [^a-z] one character outside it, never /
+//     **     any run of characters, / included; **/ also matches no component,
+//     so **/cache matches cache and a/b/cache
+//     \c     the character c itself
 type Glob struct {
 	pattern string
 	re      *regexp.Regexp
