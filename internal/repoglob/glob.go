@@ -11,14 +11,14 @@ import (
 	"unicode"
 )
 
-// Glob is a compiled repository pattern.
+// Glob is a compiled repository pattern. Its syntax, by example:
 //
-//   - any run of characters other than /
-//     ?      one character other than /
-//     [a-z]  one character of the class; [^a-z] one character outside it, never /
-//     **     any run of characters, / included; **/ also matches no component,
-//     so **/cache matches cache and a/b/cache
-//     \c     the character c itself
+//	library/*      * matches any run of characters other than /
+//	app-?          ? matches one character other than /
+//	app-[0-9]      a class matches one character of it; [^0-9] one outside it, never /
+//	myorg/**       ** matches any run of characters, / included
+//	**/cache       **/ also matches no component: cache and a/b/cache
+//	app\.io        \c matches the character c itself
 type Glob struct {
 	pattern string
 	re      *regexp.Regexp
