@@ -16,6 +16,7 @@ apt_packages=(
   docker-registry
   containerd
   docker.io
+  curl
   podman
   buildah
   chromium

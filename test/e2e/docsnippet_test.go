@@ -34,6 +34,7 @@ var docPages = []string{
 // saying so.
 var testedSnippets = map[string]string{
 	"docs/clients/README.md pullcache-upstreams": "TestMultiRegistryPathPrefix",
+	"docs/clients/README.md check-upstream":      "TestMultiRegistryNamespaceParam",
 	"docs/clients/containerd.md hosts-docker.io": "TestContainerdPullsBothRegistries",
 	"docs/clients/containerd.md hosts-ghcr.io":   "TestContainerdPullsBothRegistries",
 	"docs/clients/podman.md registries.conf":     "TestPodmanPullsBothRegistries",

@@ -157,6 +157,21 @@ func TestMultiRegistryNamespaceParam(t *testing.T) {
 	if got := m.storedTag(t, "ghcr.io", appRepo, "1"); got != s.registryApp {
 		t.Errorf("stored ghcr.io %s:1 = %q, want %s", appRepo, got, s.registryApp)
 	}
+
+	// The check command of the client docs, after the GET above stored
+	// the tag.
+	requireTool(t, "curl")
+	check := replaceAll(t, docSnippet(t, "docs/clients/README.md", "check-upstream"), "pullcache.internal:5000", m.addr)
+	r := s.env.run(t, nil, "bash", "-c", check)
+	if r.err != nil {
+		t.Fatalf("the check command failed: %s", r.failure())
+	}
+	output := strings.ToLower(r.stdout)
+	for _, want := range []string{"x-cache-status: hit", "oci-namespace: ghcr.io", "docker-content-digest: " + s.registryApp.String()} {
+		if !strings.Contains(output, want) {
+			t.Errorf("the check command printed %q, want a line %q", r.stdout, want)
+		}
+	}
 }
 
 func TestMultiRegistryUnconfiguredNoConnection(t *testing.T) {
