@@ -66,6 +66,21 @@ func TestContainerdPullsBothRegistries(t *testing.T) {
 	if s.mirror.storedDigestLink("docker.io", appRepo, s.registryApp) || s.mirror.storedDigestLink("ghcr.io", appRepo, s.hubApp) {
 		t.Errorf("the store links one upstream's manifest to the other's repository")
 	}
+
+	// The page's check: pull, read the digest, ask the mirror for it.
+	requireTool(t, "curl")
+	check := replaceAll(t, docSnippet(t, "docs/clients/containerd.md", "check"),
+		"ctr ", "ctr --address "+c.socket+" ",
+		"/etc/containerd/certs.d", c.hostsDir,
+		"pullcache.internal:5000", s.mirror.addr,
+	)
+	r := runDocScript(t, []string{"PATH=" + os.Getenv("PATH"), "HOME=" + c.dir}, check)
+	if r.err != nil {
+		t.Fatalf("the containerd page's check failed: %s", r.failure())
+	}
+	if !strings.Contains(strings.ToLower(r.stdout), "x-cache-status: hit") {
+		t.Errorf("the containerd page's check printed %q, want X-Cache-Status: HIT", r.stdout)
+	}
 }
 
 func TestContainerdUnconfiguredRegistry(t *testing.T) {

@@ -36,7 +36,26 @@ func TestDockerdMirrorsDockerHub(t *testing.T) {
 		t.Errorf("docker pull ghcr.io/%s:1 succeeded in a namespace with no route to ghcr.io", appRepo)
 	}
 	if _, err := os.Stat(filepath.Join(s.mirror.dataDir, "repositories", "ghcr.io")); err == nil {
-		t.Errorf("the mirror stored ghcr.io content for a dockerd pull; the page says dockerd mirrors Docker Hub only")
+		t.Errorf("the mirror stored ghcr.io content for a dockerd pull; the page states that dockerd mirrors Docker Hub only")
+	}
+
+	// The page's check: the mirror is listed, and a pulled image's
+	// manifest is a HIT by digest.
+	requireTool(t, "curl")
+	check := replaceAll(t, docSnippet(t, "docs/clients/docker.md", "check"),
+		"docker ", "docker --host unix://"+d.socket+" ",
+		"pullcache.internal:5000", s.mirror.addr,
+	)
+	r = runDocScript(t, []string{"PATH=" + os.Getenv("PATH"), "HOME=" + d.dir, "DOCKER_CONFIG=" + filepath.Join(d.dir, "client")}, check)
+	if r.err != nil {
+		t.Fatalf("the Docker page's check failed: %s", r.failure())
+	}
+	output := strings.ToLower(r.stdout)
+	if !strings.Contains(output, "[http://"+s.mirror.addr+"/]") {
+		t.Errorf("the Docker page's check printed %q, want the mirror listed by docker info", r.stdout)
+	}
+	if !strings.Contains(output, "x-cache-status: hit") {
+		t.Errorf("the Docker page's check printed %q, want X-Cache-Status: HIT", r.stdout)
 	}
 }
 

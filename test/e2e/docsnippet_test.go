@@ -1,12 +1,16 @@
 package e2e
 
 import (
+	"context"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // repoRoot is the repository's root as seen from this package's directory,
@@ -37,9 +41,11 @@ var testedSnippets = map[string]string{
 	"docs/clients/README.md check-upstream":      "TestMultiRegistryNamespaceParam",
 	"docs/clients/containerd.md hosts-docker.io": "TestContainerdPullsBothRegistries",
 	"docs/clients/containerd.md hosts-ghcr.io":   "TestContainerdPullsBothRegistries",
+	"docs/clients/containerd.md check":           "TestContainerdPullsBothRegistries",
 	"docs/clients/podman.md registries.conf":     "TestPodmanPullsBothRegistries",
 	"docs/clients/cri-o.md registries.conf.d":    "TestPodmanPullsBothRegistries",
 	"docs/clients/docker.md daemon.json":         "TestDockerdMirrorsDockerHub",
+	"docs/clients/docker.md check":               "TestDockerdMirrorsDockerHub",
 	"docs/clients/codebuild.md dockerd-command":  "TestDockerdMirrorFlags",
 	"docs/clients/gitlab-ci.md dind-service":     "TestDockerdMirrorFlags",
 }
@@ -181,4 +187,25 @@ func readTestSources(t *testing.T) string {
 		b.Write(data)
 	}
 	return b.String()
+}
+
+// runDocScript runs a shell snippet of the docs with bash within
+// toolTimeout, with env as its whole environment.
+func runDocScript(t *testing.T, env []string, script string) toolResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
+	defer cancel()
+
+	cmd := exec.CommandContext(ctx, "bash", "-c", script)
+	cmd.Env = env
+	cmd.WaitDelay = 5 * time.Second
+	var out, errOut strings.Builder
+	cmd.Stdout = &out
+	cmd.Stderr = &errOut
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("script timed out after %s: %w", toolTimeout, err)
+	}
+	t.Logf("bash -c %q: %s", script, errOrOK(err))
+	return toolResult{stdout: out.String(), stderr: errOut.String(), err: err}
 }
