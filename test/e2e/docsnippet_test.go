@@ -43,6 +43,7 @@ var testedSnippets = map[string]string{
 	"docs/clients/containerd.md hosts-ghcr.io":   "TestContainerdPullsBothRegistries",
 	"docs/clients/containerd.md check":           "TestContainerdPullsBothRegistries",
 	"docs/clients/podman.md registries.conf":     "TestPodmanPullsBothRegistries",
+	"docs/clients/podman.md check":               "TestPodmanPullsBothRegistries",
 	"docs/clients/cri-o.md registries.conf.d":    "TestPodmanPullsBothRegistries",
 	"docs/clients/docker.md daemon.json":         "TestDockerdMirrorsDockerHub",
 	"docs/clients/docker.md check":               "TestDockerdMirrorsDockerHub",

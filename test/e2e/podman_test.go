@@ -125,6 +125,9 @@ func TestPodmanPullsBothRegistries(t *testing.T) {
 
 			p.pullAndCheck(t, "docker.io/"+appRepo+":1", s.hubApp)
 			p.pullAndCheck(t, "ghcr.io/"+appRepo+":1", s.registryApp)
+			if tt.snippet == "registries.conf" {
+				p.runPageCheck(t, s)
+			}
 		})
 	}
 
@@ -135,5 +138,32 @@ func TestPodmanPullsBothRegistries(t *testing.T) {
 	}
 	if got := s.mirror.storedTag(t, "ghcr.io", appRepo, "1"); got != s.registryApp {
 		t.Errorf("stored ghcr.io %s:1 = %q, want %s", appRepo, got, s.registryApp)
+	}
+}
+
+// runPageCheck runs the podman page's check commands: the inspected digest
+// is ghcr.io's, and the debug log names the mirror as the first place
+// tried for a Docker Hub image.
+func (p *podmanEnv) runPageCheck(t *testing.T, s *twoRegistries) {
+	t.Helper()
+	check := replaceAll(t, docSnippet(t, "docs/clients/podman.md", "check"),
+		"pull ", "pull --signature-policy "+p.policy+" ",
+	)
+	r := runDocScript(t, p.env, check)
+	if r.err != nil {
+		t.Fatalf("the podman page's check failed: %s", r.failure())
+	}
+	if !strings.Contains(r.stdout, s.registryApp.String()) {
+		t.Errorf("the podman page's check printed %q, want the digest %s", r.stdout, s.registryApp)
+	}
+	mirrorFirst := false
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if strings.Contains(strings.ToLower(line), "trying to access") {
+			mirrorFirst = strings.Contains(line, s.mirror.addr+"/library/alpine:3.20")
+			break
+		}
+	}
+	if !mirrorFirst {
+		t.Errorf("the podman page's check printed %q, want the mirror %s in the first \"Trying to access\" line", r.stdout, s.mirror.addr)
 	}
 }
