@@ -15,6 +15,8 @@ apt_packages=(
   ca-certificates
   docker-registry
   containerd
+  docker.io
+  curl
   podman
   buildah
   chromium

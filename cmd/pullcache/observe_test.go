@@ -23,6 +23,7 @@ import (
 	"github.com/pullcache/pullcache/internal/hubsim"
 	"github.com/pullcache/pullcache/internal/logging"
 	"github.com/pullcache/pullcache/internal/status"
+	"github.com/pullcache/pullcache/internal/upstream"
 )
 
 // artifactsEnv names a folder where tests leave files for people to look
@@ -185,7 +186,8 @@ func pullSequence(t *testing.T, s *served, hub *hubsim.Hub, alpine hubsim.Image)
 		s.pull("/v2/alpine/blobs/"+d.String(), http.StatusOK, "HIT")
 	}
 	s.pull("/v2/nosuchrepo/manifests/latest", http.StatusNotFound, "")
-	hub.SetFault(hubsim.Fault{Kind: hubsim.FaultServerError, Target: hubsim.TargetManifests, Repo: hubsim.MovingRepo, Count: 1})
+	// The fault outlasts the client's retries of a 5xx.
+	hub.SetFault(hubsim.Fault{Kind: hubsim.FaultServerError, Target: hubsim.TargetManifests, Repo: hubsim.MovingRepo, Count: upstream.DefaultMaxAttempts})
 	s.pull("/v2/moving/manifests/v1", http.StatusServiceUnavailable, "")
 	return blobs
 }
@@ -221,7 +223,8 @@ func TestServeObservability(t *testing.T) {
 		fmt.Sprintf(`pullcache_upstream_ratelimit_remaining{source="%s",upstream="docker.io"} %d`, identity, hub.Remaining(identity)),
 		fmt.Sprintf(`pullcache_client_requests_total{cache_status="HIT",kind="blob",method="GET",upstream="docker.io"} %d`, len(blobs)),
 		fmt.Sprintf(`pullcache_upstream_requests_total{code="200",kind="manifest",method="GET",upstream="docker.io"} %d`, stats.PullsBy(identity)),
-		`pullcache_upstream_requests_total{code="503",kind="manifest",method="GET",upstream="docker.io"} 1`,
+		fmt.Sprintf(`pullcache_upstream_requests_total{code="503",kind="manifest",method="GET",upstream="docker.io"} %d`, upstream.DefaultMaxAttempts),
+		fmt.Sprintf(`pullcache_upstream_retries_total{kind="manifest",reason="unavailable",upstream="docker.io"} %d`, upstream.DefaultMaxAttempts-1),
 		fmt.Sprintf(`pullcache_build_info{version="%s"} 1`, currentVersion()),
 	} {
 		if !strings.Contains(text, want+"\n") {

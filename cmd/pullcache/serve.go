@@ -269,7 +269,11 @@ func buildUpstreams(ctx context.Context, cfg config.Config, log *slog.Logger, m 
 			return nil, nil, err
 		}
 		remotes[u.Name] = cache.Remote{Client: client, TagTTL: cfg.TagTTLFor(u), QuotaReserve: u.QuotaReserve, Fallbacks: fallbacks}
-		routes = append(routes, server.Upstream{Name: u.Name, Default: u.Default, DockerHub: u.IsDockerHub()})
+		route, err := routeFor(u)
+		if err != nil {
+			return nil, nil, fmt.Errorf("upstreams[%d] (%s): %w", i, u.Name, err)
+		}
+		routes = append(routes, route)
 	}
 	return remotes, routes, nil
 }

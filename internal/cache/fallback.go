@@ -23,7 +23,7 @@ type Fallback struct {
 	Client Upstream
 	// Repositories are the globs of the upstream repositories it serves;
 	// empty means all.
-	Repositories []repoglob.Pattern
+	Repositories []*repoglob.Glob
 	// PathPrefix is prepended to the repository name there: with
 	// "docker/", library/alpine is docker/library/alpine.
 	PathPrefix string

@@ -97,7 +97,9 @@ type Upstream struct {
 	TagTTL *time.Duration `yaml:"tag_ttl,omitempty"`
 	// Timeouts that are 0 take the defaults.
 	Timeouts Timeouts `yaml:"timeouts"`
-	// Allow and Deny are repository globs. Not supported yet.
+	// Allow and Deny are repository globs (package repoglob). A repository
+	// is served when Allow is nil or one of its patterns matches, and no
+	// Deny pattern matches.
 	Allow        []string `yaml:"allow,omitempty"`
 	Deny         []string `yaml:"deny,omitempty"`
 	QuotaReserve int      `yaml:"quota_reserve"`

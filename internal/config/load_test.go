@@ -109,8 +109,6 @@ func TestLoadFullExampleUnsupported(t *testing.T) {
 		"auth: not supported yet",
 		"tls: not supported yet",
 		"upstreams[0].docker_config: set either docker_config or username and password",
-		"upstreams[0].allow: not supported yet",
-		"upstreams[0].deny: not supported yet",
 	} {
 		wantError(t, err, want)
 	}

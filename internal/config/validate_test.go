@@ -81,8 +81,6 @@ func TestValidateMessages(t *testing.T) {
 			c.Upstreams[0].Username = "me"
 			c.Upstreams[0].Password = "p"
 		}, "upstreams[0].docker_config: set either docker_config or username and password"},
-		{"allow", func(c *Config) { c.Upstreams[0].Allow = []string{"library/*"} }, "upstreams[0].allow: not supported yet"},
-		{"deny", func(c *Config) { c.Upstreams[0].Deny = []string{} }, "upstreams[0].deny: not supported yet"},
 		{"fallback without URL", func(c *Config) { c.Upstreams[0].Fallbacks = []Fallback{{}} }, "upstreams[0].fallbacks[0].url: missing URL"},
 	}
 	for _, tt := range tests {

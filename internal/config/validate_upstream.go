@@ -59,12 +59,7 @@ func checkUpstream(p *problems, path string, u Upstream) {
 	}
 
 	checkDockerConfig(p, path, u)
-	if u.Allow != nil {
-		p.add(path+".allow", "not supported yet; remove it to serve every repository")
-	}
-	if u.Deny != nil {
-		p.add(path+".deny", "not supported yet; remove it to serve every repository")
-	}
+	checkRepositoryPatterns(p, path, u)
 	checkFallbacks(p, path+".fallbacks", u.Fallbacks)
 }
 

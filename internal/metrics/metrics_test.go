@@ -14,6 +14,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/pullcache/pullcache/internal/hubsim"
+	"github.com/pullcache/pullcache/internal/upstream"
 )
 
 func manifestPath(repo, ref string) string { return "/v2/" + repo + "/manifests/" + ref }
@@ -75,7 +76,8 @@ func TestMetricsMatchHub(t *testing.T) {
 	s.clock.Advance(tagTTL + time.Second)
 	s.expect(http.MethodGet, manifestPath("alpine", alpine.Tag), http.StatusOK, "REVALIDATED")
 	s.clock.Advance(tagTTL + time.Second)
-	s.hub.SetFault(hubsim.Fault{Kind: hubsim.FaultServerError, Target: hubsim.TargetManifests, Count: 1})
+	// The fault outlasts the client's retries of a 5xx.
+	s.hub.SetFault(hubsim.Fault{Kind: hubsim.FaultServerError, Target: hubsim.TargetManifests, Count: upstream.DefaultMaxAttempts})
 	_, staleStatus, _, staleID := s.doWithID(http.MethodGet, manifestPath("alpine", alpine.Tag))
 	if staleStatus != "STALE" {
 		t.Fatalf("tag during an upstream 503: %s, want STALE", staleStatus)
@@ -141,7 +143,7 @@ func TestMetricsMatchHub(t *testing.T) {
 		// Upstream requests match what the hub received.
 		{"pullcache_upstream_requests_total", labels("kind", "manifest", "method", "GET"), float64(stats.ManifestGets)},
 		{"pullcache_upstream_requests_total", labels("kind", "manifest", "method", "HEAD"), float64(stats.ManifestHeads)},
-		{"pullcache_upstream_requests_total", labels("kind", "manifest", "method", "HEAD", "code", "503"), 1},
+		{"pullcache_upstream_requests_total", labels("kind", "manifest", "method", "HEAD", "code", "503"), upstream.DefaultMaxAttempts},
 		{"pullcache_upstream_requests_total", labels("kind", "blob", "method", "GET"), float64(stats.BlobGets)},
 		{"pullcache_upstream_requests_total", labels("kind", "token"), float64(stats.TokenRequests)},
 		{"pullcache_upstream_requests_total", labels("kind", "ping"), float64(stats.Pings)},

@@ -87,6 +87,9 @@ type mirrorConfig struct {
 	frontHub func(hubURL string) string
 	// extra lists further upstreams.
 	extra []extraUpstream
+	// route, when set, changes each upstream's routing entry, for example
+	// to set allow and deny patterns.
+	route func(*server.Upstream)
 }
 
 // mirror is a running pullcache in front of a running hubsim.
@@ -178,7 +181,11 @@ func (m *mirror) start(cfg mirrorConfig, upstreams []extraUpstream) {
 			t.Fatalf("create upstream client %s: %v", u.name, err)
 		}
 		remotes[u.name] = cache.Remote{Client: client, TagTTL: tagTTL}
-		routes = append(routes, server.Upstream{Name: u.name, Default: u.name == "docker.io", DockerHub: u.name == "docker.io"})
+		route := server.Upstream{Name: u.name, Default: u.name == "docker.io", DockerHub: u.name == "docker.io"}
+		if cfg.route != nil {
+			cfg.route(&route)
+		}
+		routes = append(routes, route)
 	}
 
 	var cacheStore storage.Store = store

@@ -60,7 +60,8 @@ func (s *Server) serveCatalog(w http.ResponseWriter, r *http.Request) error {
 
 	names := make([]string, 0, len(repos))
 	for _, repo := range repos {
-		if _, configured := s.upstreams[repo.Upstream]; !configured {
+		up, configured := s.upstreams[repo.Upstream]
+		if !configured || checkRepositoryAllowed(up, repo.Name) != nil {
 			continue
 		}
 		if repo.Upstream == s.defaultUpstream {

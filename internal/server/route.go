@@ -147,7 +147,8 @@ func (rt *route) validateReference() error {
 
 // chooseUpstream picks the upstream: containerd's ns query parameter,
 // else a first path component that is a registry host, else the default
-// upstream. A registry that is not configured is rejected here, so no
+// upstream. A registry that is not configured, or a repository that the
+// upstream's allow and deny patterns exclude, is rejected here, so no
 // connection is ever made for it.
 func (s *Server) chooseUpstream(r *http.Request, rt *route, name string) error {
 	if r.URL.Query().Has("ns") {
@@ -156,12 +157,20 @@ func (s *Server) chooseUpstream(r *http.Request, rt *route, name string) error {
 			return newError(http.StatusBadRequest, "NAME_INVALID", "invalid ns parameter %q: it must be a registry host such as docker.io", ns)
 		}
 		rt.namespace = ns
-		rt.upstream = ns
+		// Host names compare without regard to case, and configured
+		// upstream names are lower case.
+		rt.upstream = strings.ToLower(ns)
+		// A mirror URL with the registry in its path, such as
+		// http://mirror/v2/ghcr.io in a hosts.toml, repeats the registry
+		// before the repository. That component is not part of the name.
+		if first, rest, found := strings.Cut(name, "/"); found && strings.EqualFold(first, ns) {
+			name = rest
+		}
 	} else if first, rest, found := strings.Cut(name, "/"); found && isRegistryHost(first) {
 		if !hostPattern.MatchString(first) {
 			return newError(http.StatusBadRequest, "NAME_INVALID", "invalid registry host %q in the repository path", first)
 		}
-		rt.upstream = first
+		rt.upstream = strings.ToLower(first)
 		name = rest
 	} else {
 		rt.upstream = s.defaultUpstream
@@ -172,7 +181,7 @@ func (s *Server) chooseUpstream(r *http.Request, rt *route, name string) error {
 		if rt.upstream == "" {
 			return newError(http.StatusNotFound, "NAME_UNKNOWN", "no default upstream is configured; name the registry in the path or set default: true on one entry of upstreams")
 		}
-		return newError(http.StatusNotFound, "NAME_UNKNOWN", "registry %s is not configured; add it to upstreams to mirror it", rt.upstream)
+		return newError(http.StatusNotFound, "NAME_UNKNOWN", "registry %s is not configured; add an entry with name: %s to upstreams to mirror it", rt.upstream, rt.upstream)
 	}
 
 	if !validRepositoryName(name) {
@@ -186,5 +195,5 @@ func (s *Server) chooseUpstream(r *http.Request, rt *route, name string) error {
 	if len(rt.repo) > maxNameLength {
 		return newError(http.StatusBadRequest, "NAME_INVALID", "invalid repository name %q: longer than %d characters with library/ added", name, maxNameLength)
 	}
-	return nil
+	return checkRepositoryAllowed(up, rt.repo)
 }

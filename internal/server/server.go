@@ -16,6 +16,7 @@ import (
 	"github.com/pullcache/pullcache/internal/cache"
 	"github.com/pullcache/pullcache/internal/logging"
 	"github.com/pullcache/pullcache/internal/metrics"
+	"github.com/pullcache/pullcache/internal/repoglob"
 )
 
 // Upstream is the router's view of a configured upstream.
@@ -24,6 +25,9 @@ type Upstream struct {
 	Default bool   // requests that name no registry go here
 	// DockerHub adds library/ to one-component names.
 	DockerHub bool
+	// Allow and Deny are the upstream's repository patterns; see
+	// checkRepositoryAllowed.
+	Allow, Deny []*repoglob.Glob
 }
 
 // Options configures a Server.

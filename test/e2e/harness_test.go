@@ -83,6 +83,9 @@ type mirrorConfig struct {
 	// cache holds more keys of the cache section as YAML lines, such as
 	// "  max_size: 1MiB\n".
 	cache string
+	// upstreamsYAML, when set, replaces the upstreams section, whose
+	// default is the hub as docker.io.
+	upstreamsYAML string
 }
 
 // mirror is a pullcache process serving from a data directory that
@@ -210,6 +213,10 @@ func (m *mirror) configYAML(addr, adminAddr string, cfg mirrorConfig) string {
 		fmt.Fprintf(&b, "  tag_ttl: %s\n", cfg.tagTTL)
 	}
 	b.WriteString(cfg.cache)
+	if cfg.upstreamsYAML != "" {
+		b.WriteString(cfg.upstreamsYAML)
+		return b.String()
+	}
 	fmt.Fprintf(&b, "upstreams:\n  - name: docker.io\n    url: %s\n    default: true\n", m.hubURL)
 	b.WriteString(cfg.upstreamYAML)
 	return b.String()

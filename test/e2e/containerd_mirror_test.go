@@ -1,0 +1,166 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// mirrorContainerd is a containerd daemon with its root, state, sockets
+// and registry host configuration under one temporary folder, and the
+// CRI plugin off. Tests talk to it with ctr.
+type mirrorContainerd struct {
+	dir      string
+	socket   string
+	hostsDir string
+}
+
+// startMirrorContainerd starts containerd and stops it at cleanup.
+func startMirrorContainerd(t *testing.T) *mirrorContainerd {
+	t.Helper()
+	requireTool(t, "containerd")
+	requireTool(t, "ctr")
+	requireRoot(t, "containerd")
+	requireLoopbackOnly(t)
+
+	// A short base keeps the socket paths under the 108-byte limit of a
+	// Unix socket address.
+	dir, err := os.MkdirTemp("", "pc-ctd-")
+	if err != nil {
+		t.Fatalf("create containerd folder: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+
+	c := &mirrorContainerd{
+		dir:      dir,
+		socket:   filepath.Join(dir, "containerd.sock"),
+		hostsDir: filepath.Join(dir, "hosts"),
+	}
+	configPath := filepath.Join(dir, "config.toml")
+	writeFile(t, configPath, fmt.Sprintf(`version = 2
+root = %q
+state = %q
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = %q
+[ttrpc]
+  address = %q
+[debug]
+  address = %q
+  level = "info"
+[metrics]
+  address = ""
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), c.socket, c.socket+".ttrpc", filepath.Join(dir, "debug.sock")))
+
+	logPath := filepath.Join(dir, "containerd.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatalf("create containerd log: %v", err)
+	}
+	defer logFile.Close()
+
+	cmd := exec.Command("containerd", "--config", configPath)
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start containerd: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(stopTimeout):
+			t.Errorf("containerd (pid %d) did not exit within %s of SIGTERM; killing it", cmd.Process.Pid, stopTimeout)
+			cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			output, _ := os.ReadFile(logPath)
+			t.Logf("containerd log:\n%s", tail(string(output), maxLogDump))
+		}
+	})
+
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		if r := c.ctr(t, "version"); r.err == nil {
+			return c
+		}
+		select {
+		case <-exited:
+			output, _ := os.ReadFile(logPath)
+			t.Fatalf("containerd exited at start:\n%s", output)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("containerd did not answer ctr version within %s", readyTimeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// writeHosts writes the hosts.toml of one registry host.
+func (c *mirrorContainerd) writeHosts(t *testing.T, registry, hostsTOML string) {
+	t.Helper()
+	dir := filepath.Join(c.hostsDir, registry)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatalf("create %s: %v", dir, err)
+	}
+	writeFile(t, filepath.Join(dir, "hosts.toml"), hostsTOML)
+}
+
+// ctr runs ctr against this daemon within toolTimeout.
+func (c *mirrorContainerd) ctr(t *testing.T, args ...string) toolResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
+	defer cancel()
+
+	cmd := exec.CommandContext(ctx, "ctr", append([]string{"--address", c.socket}, args...)...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + c.dir}
+	cmd.WaitDelay = 5 * time.Second
+	var out, errOut strings.Builder
+	cmd.Stdout = &out
+	cmd.Stderr = &errOut
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("ctr timed out after %s: %w", toolTimeout, err)
+	}
+	return toolResult{stdout: out.String(), stderr: errOut.String(), err: err}
+}
+
+// pull pulls and unpacks ref through the hosts directory.
+func (c *mirrorContainerd) pull(t *testing.T, ref string) toolResult {
+	t.Helper()
+	start := time.Now()
+	r := c.ctr(t, "images", "pull", "--hosts-dir", c.hostsDir, ref)
+	t.Logf("ctr images pull %s: %s in %s", ref, errOrOK(r.err), time.Since(start).Round(time.Millisecond))
+	return r
+}
+
+// imageDigest returns the digest ctr images ls lists for ref, or "".
+func (c *mirrorContainerd) imageDigest(t *testing.T, ref string) string {
+	t.Helper()
+	r := c.ctr(t, "images", "ls")
+	if r.err != nil {
+		t.Fatalf("ctr images ls failed: %s", r.failure())
+	}
+	for _, line := range strings.Split(r.stdout, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) >= 3 && fields[0] == ref {
+			return fields[2]
+		}
+	}
+	return ""
+}
