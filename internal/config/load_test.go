@@ -106,8 +106,6 @@ func TestLoadFullExampleUnsupported(t *testing.T) {
 	_, err := loadText(t, fullExample)
 
 	for _, want := range []string{
-		"auth: not supported yet",
-		"tls: not supported yet",
 		"upstreams[0].docker_config: not supported yet",
 		"upstreams[0].allow: not supported yet",
 		"upstreams[0].deny: not supported yet",

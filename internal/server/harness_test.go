@@ -87,6 +87,8 @@ type mirrorConfig struct {
 	frontHub func(hubURL string) string
 	// extra lists further upstreams.
 	extra []extraUpstream
+	// auth, when set, turns client authentication on.
+	auth *server.Auth
 }
 
 // mirror is a running pullcache in front of a running hubsim.
@@ -197,7 +199,7 @@ func (m *mirror) start(cfg mirrorConfig, upstreams []extraUpstream) {
 		t.Fatalf("create cache: %v", err)
 	}
 
-	m.srv = httptest.NewServer(server.New(server.Options{Cache: c, Upstreams: routes, Logger: log}))
+	m.srv = httptest.NewServer(server.New(server.Options{Cache: c, Upstreams: routes, Logger: log, Auth: cfg.auth}))
 	t.Cleanup(m.srv.Close)
 	transport := &http.Transport{DisableCompression: true}
 	m.client = &http.Client{Transport: transport, Timeout: 30 * time.Second}

@@ -27,6 +27,8 @@ type Options struct {
 	Cache     *cache.Cache
 	Upstreams []Upstream
 	Logger    *slog.Logger // nil discards logs
+	// Auth checks client logins; nil leaves the registry port open.
+	Auth *Auth
 }
 
 // Server is an http.Handler for the /v2/ API.
@@ -35,6 +37,7 @@ type Server struct {
 	upstreams       map[string]Upstream
 	defaultUpstream string
 	log             *slog.Logger
+	auth            *Auth
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -45,6 +48,7 @@ func New(o Options) *Server {
 		cache:     o.Cache,
 		upstreams: make(map[string]Upstream, len(o.Upstreams)),
 		log:       o.Logger,
+		auth:      o.Auth,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -80,6 +84,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", id)
 
 	rt, err := s.route(r)
+	if authErr := s.authorize(w, r, rt); authErr != nil {
+		err = authErr
+	}
 	if err == nil {
 		// The routed request also goes to writeError, whose messages name
 		// the repository and reference.
