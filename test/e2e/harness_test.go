@@ -77,6 +77,9 @@ type mirrorConfig struct {
 	// tagTTL is cache.tag_ttl as YAML, such as "5m" or "0". Empty means
 	// pullcache's default.
 	tagTTL string
+	// extraYAML is appended to the configuration, for top-level keys
+	// such as auth.
+	extraYAML string
 }
 
 // mirror is a pullcache process serving from a data directory that
@@ -201,11 +204,12 @@ func (m *mirror) configYAML(addr, adminAddr string, cfg mirrorConfig) string {
 		fmt.Fprintf(&b, "cache:\n  tag_ttl: %s\n", cfg.tagTTL)
 	}
 	fmt.Fprintf(&b, "upstreams:\n  - name: docker.io\n    url: %s\n    default: true\n", m.hubURL)
+	b.WriteString(cfg.extraYAML)
 	return b.String()
 }
 
-// waitReady polls GET /v2/ until it returns 200, the process exits or
-// readyTimeout passes.
+// waitReady polls GET /v2/ until it returns 200, or 401 when client
+// authentication is on, the process exits or readyTimeout passes.
 func (m *mirror) waitReady() error {
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
 	defer client.CloseIdleConnections()
@@ -220,7 +224,7 @@ func (m *mirror) waitReady() error {
 		resp, err := client.Get(m.url() + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
 				return nil
 			}
 		}
