@@ -15,7 +15,7 @@ import (
 )
 
 // authChallenge is the WWW-Authenticate value of every 401. Clients
-// (docker login, podman login, skopeo, crane) answer a Basic challenge
+// (docker login, podman login, skopeo, crane) respond to a Basic challenge
 // with the stored login.
 const authChallenge = `Basic realm="pullcache"`
 
@@ -45,9 +45,9 @@ type AuthOptions struct {
 	Logger        *slog.Logger // nil discards logs
 }
 
-// Auth checks Basic-auth logins against an htpasswd file. It re-reads the
-// file when its size or modification time changes; a file that no longer
-// parses keeps the previous users in force and logs an error.
+// Auth checks Basic-auth logins against an htpasswd file. It reads the
+// file again when its size or modification time changes. A file that no
+// longer parses is logged as an error, and the previous users stay in force.
 type Auth struct {
 	path      string
 	anonymous map[string]bool

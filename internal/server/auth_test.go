@@ -58,18 +58,18 @@ func withAccept(h http.Header) http.Header {
 
 // expectChallenge checks a 401 with the Basic challenge and, for GET, the
 // UNAUTHORIZED error body.
-func expectChallenge(t *testing.T, what string, r response, method string) {
+func expectChallenge(t *testing.T, description string, r response, method string) {
 	t.Helper()
 	if r.status != http.StatusUnauthorized {
-		t.Errorf("%s: status %d, want 401 (body %q)", what, r.status, r.body)
+		t.Errorf("%s: status %d, want 401 (body %q)", description, r.status, r.body)
 		return
 	}
 	if got := r.header.Get("WWW-Authenticate"); got != `Basic realm="pullcache"` {
-		t.Errorf("%s: WWW-Authenticate %q, want Basic realm=\"pullcache\"", what, got)
+		t.Errorf("%s: WWW-Authenticate %q, want Basic realm=\"pullcache\"", description, got)
 	}
 	if method == http.MethodGet {
 		if code, _ := ociError(t, r); code != "UNAUTHORIZED" {
-			t.Errorf("%s: error code %q, want UNAUTHORIZED", what, code)
+			t.Errorf("%s: error code %q, want UNAUTHORIZED", description, code)
 		}
 	}
 }

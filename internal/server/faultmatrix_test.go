@@ -83,9 +83,9 @@ var (
 	outcomeCut         = outcome{status: http.StatusOK, cut: true}
 )
 
-// expectedUnstored is the documented answer to a client whose content is
+// expectedUnstored is the documented response to a client whose content is
 // not stored while upstream fails in the given way, from the error table
-// of docs/architecture.md. allowed lists further acceptable answers: a
+// of docs/architecture.md. allowed lists further acceptable responses: a
 // blob whose bytes fail verification gets 502 when the mirror has sent
 // nothing yet, and a cut transfer when it has already started streaming.
 func expectedUnstored(fault hubsim.FaultKind, target hubsim.Target) (want outcome, allowed []outcome) {
@@ -106,7 +106,7 @@ func expectedUnstored(fault hubsim.FaultKind, target hubsim.Target) (want outcom
 	return outcomeUnavailable, nil
 }
 
-// observe requests path and classifies the answer. want is the digest a
+// observe requests path and classifies the response. want is the digest a
 // successful body must have. A request that fails before the response
 // headers is a cut transfer too: the client sees a failed download.
 func observe(t *testing.T, m *mirror, path string, want digest.Digest) (outcome, response) {

@@ -31,7 +31,7 @@ func parseHtpasswd(r io.Reader) (map[string][]byte, error) {
 
 		user, hash, found := strings.Cut(text, ":")
 		if !found || user == "" {
-			return nil, fmt.Errorf("line %d: want user:bcrypt-hash", line)
+			return nil, fmt.Errorf("line %d: invalid entry: want user:bcrypt-hash", line)
 		}
 		if _, err := bcrypt.Cost([]byte(hash)); err != nil {
 			return nil, fmt.Errorf("line %d: user %q: the hash is not bcrypt; create entries with htpasswd -B", line, user)

@@ -37,8 +37,8 @@ func TestParseHtpasswdRejects(t *testing.T) {
 		{"md5", "ci:$apr1$Rn7W1d3b$0cD0m3jQ8bd4G8yqg0mQ90\n", "line 1: user \"ci\": the hash is not bcrypt"},
 		{"sha1", "ci:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\n", "the hash is not bcrypt"},
 		{"plain text", "ok:$2a$04$fhTXfF4w3VWBcImKhCmLCuQFk0RJJk9ziCFzHUA2TcHQu9CZqiCCm\nci:secret\n", "line 2: user \"ci\""},
-		{"no colon", "ci\n", "line 1: want user:bcrypt-hash"},
-		{"no user", ":$2a$04$fhTXfF4w3VWBcImKhCmLCuQFk0RJJk9ziCFzHUA2TcHQu9CZqiCCm\n", "line 1: want user:bcrypt-hash"},
+		{"no colon", "ci\n", "line 1: invalid entry: want user:bcrypt-hash"},
+		{"no user", ":$2a$04$fhTXfF4w3VWBcImKhCmLCuQFk0RJJk9ziCFzHUA2TcHQu9CZqiCCm\n", "line 1: invalid entry: want user:bcrypt-hash"},
 		{"duplicate", "ci:$2a$04$fhTXfF4w3VWBcImKhCmLCuQFk0RJJk9ziCFzHUA2TcHQu9CZqiCCm\nci:$2a$04$fhTXfF4w3VWBcImKhCmLCuQFk0RJJk9ziCFzHUA2TcHQu9CZqiCCm\n", "line 2: user \"ci\" is listed twice"},
 		{"long line", "ci:" + strings.Repeat("x", maxHtpasswdLine) + "\n", "longer than"},
 	}

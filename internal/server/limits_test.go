@@ -209,7 +209,7 @@ func TestPushBodyNotRead(t *testing.T) {
 	req.ContentLength = bodySize
 	resp, err := m.client.Do(req)
 
-	// The server answers without reading the body and closes the
+	// The server responds without reading the body and closes the
 	// connection, so the client either gets the 405 or a write error.
 	if err == nil {
 		resp.Body.Close()

@@ -71,7 +71,7 @@ func loadMix(m *mirror) []loadRequest {
 }
 
 // warm makes every request of the mix once, so that the load finds all
-// of it stored, and checks each answer.
+// of it stored, and checks each response.
 func warm(t *testing.T, m *mirror, mix []loadRequest) {
 	t.Helper()
 	for _, req := range mix {

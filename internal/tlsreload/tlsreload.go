@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// DefaultCheckInterval is how often, at most, a handshake compares the
-// files' sizes and modification times with the loaded ones.
+// DefaultCheckInterval is the minimum time between two checks of the files
+// for a new size, modification time or inode, made at TLS handshakes.
 const DefaultCheckInterval = time.Second
 
 // Options configures a Certificate.

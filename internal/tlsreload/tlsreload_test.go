@@ -30,6 +30,7 @@ func newTestPair(t *testing.T, serial int64) testPair {
 	if err != nil {
 		t.Fatalf("generate key: %v", err)
 	}
+
 	template := &x509.Certificate{
 		SerialNumber:          big.NewInt(serial),
 		Subject:               pkix.Name{CommonName: "pullcache test"},
@@ -41,6 +42,7 @@ func newTestPair(t *testing.T, serial int64) testPair {
 		IsCA:                  true,
 		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
 	}
+
 	der, err := x509.CreateCertificate(rand.Reader, template, template, &key.PublicKey, key)
 	if err != nil {
 		t.Fatalf("create certificate: %v", err)
@@ -49,6 +51,7 @@ func newTestPair(t *testing.T, serial int64) testPair {
 	if err != nil {
 		t.Fatalf("parse certificate: %v", err)
 	}
+
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
 		t.Fatalf("marshal key: %v", err)

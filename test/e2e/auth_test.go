@@ -48,12 +48,12 @@ func (e *clientEnv) podman(t *testing.T, args ...string) toolResult {
 	return e.run(t, nil, "podman", append(global, args...)...)
 }
 
-// expectFailure fails the test when result succeeded, and when the
+// expectFailure fails the test when the action succeeded, and when the
 // client's output does not mention any of the words in want.
-func expectFailure(t *testing.T, what string, result toolResult, want ...string) {
+func expectFailure(t *testing.T, action string, result toolResult, want ...string) {
 	t.Helper()
 	if result.err == nil {
-		t.Errorf("%s succeeded, want a failure\nstdout: %s", what, result.stdout)
+		t.Errorf("%s succeeded, want a failure\nstdout: %s", action, result.stdout)
 		return
 	}
 	output := strings.ToLower(result.stderr + result.stdout)
@@ -62,7 +62,7 @@ func expectFailure(t *testing.T, what string, result toolResult, want ...string)
 			return
 		}
 	}
-	t.Errorf("%s failed without naming any of %q: %s", what, want, result.failure())
+	t.Errorf("%s failed without naming any of %q: %s", action, want, result.failure())
 }
 
 func TestSkopeoLogin(t *testing.T) {
