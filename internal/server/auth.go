@@ -32,8 +32,12 @@ const (
 )
 
 // dummyHash is compared against when the user does not exist, so that a
-// wrong user name takes as long as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("pullcache-no-such-user"), bcrypt.DefaultCost)
+// wrong user name takes about as long as a wrong password. It is made on
+// first use, because a bcrypt hash costs tens of milliseconds.
+var dummyHash = sync.OnceValue(func() []byte {
+	hash, _ := bcrypt.GenerateFromPassword([]byte("pullcache-no-such-user"), bcrypt.DefaultCost)
+	return hash
+})
 
 // AuthOptions configures client authentication on the registry port.
 type AuthOptions struct {
@@ -118,7 +122,7 @@ func (a *Auth) Verify(user, password string) bool {
 
 	hash, known := users[user]
 	if !known {
-		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
 		return false
 	}
 
