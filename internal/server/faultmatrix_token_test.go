@@ -16,11 +16,11 @@ import (
 	"github.com/pullcache/pullcache/internal/hubsim"
 )
 
-// tokenFaultProxy stands in front of hubsim and changes the body of token
-// responses in the way of a hubsim body fault (slow, truncated or wrong
-// bytes), which hubsim itself applies only to manifests and blobs. It
-// rewrites the realm of the registry's challenges to itself, so that the
-// mirror fetches its tokens through it.
+// tokenFaultProxy is a proxy in front of hubsim that changes the body of
+// token responses in the way of a hubsim body fault (slow, truncated or
+// wrong bytes), which hubsim itself applies only to manifests and blobs.
+// It rewrites the realm of the registry's challenges to itself, so that
+// the mirror fetches its tokens through it.
 type tokenFaultProxy struct {
 	hubURL string
 	srv    *httptest.Server
