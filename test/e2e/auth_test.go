@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,12 +36,25 @@ func startAuthMirror(t *testing.T, hub *testHub, anonymousRead ...string) *mirro
 }
 
 // podman runs podman with a private store in the client's HOME, so that
-// it touches nothing of this machine.
+// it touches nothing of this machine. Its run directory goes under the
+// system's temporary directory, because podman 4.3 rejects a run root of
+// more than 50 characters.
 func (e *clientEnv) podman(t *testing.T, args ...string) toolResult {
 	t.Helper()
+	sum := sha256.Sum256([]byte(e.home))
+	runRoot := filepath.Join(os.TempDir(), fmt.Sprintf("pullcache-podman-%x", sum[:6]))
+	if err := os.MkdirAll(runRoot, 0o700); err != nil {
+		t.Fatalf("create podman run root: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(runRoot) })
+	// podman pull fails when REGISTRY_AUTH_FILE names a missing file.
+	authFile := filepath.Join(e.home, "auth.json")
+	if _, err := os.Stat(authFile); err != nil {
+		writeFile(t, authFile, "{}\n")
+	}
 	global := []string{
 		"--root", filepath.Join(e.home, "podman-root"),
-		"--runroot", filepath.Join(e.home, "podman-run"),
+		"--runroot", runRoot,
 		"--storage-driver", "vfs",
 		"--cgroup-manager", "cgroupfs",
 		"--events-backend", "file",
@@ -150,6 +164,7 @@ func TestCraneAuthLogin(t *testing.T) {
 func TestAnonymousReadWithClients(t *testing.T) {
 	requireTool(t, "skopeo")
 	requireTool(t, "crane")
+	requireTool(t, "podman")
 	hub := startHub(t, hubOptions{})
 	m := startAuthMirror(t, hub, "docker.io")
 	ref := m.ref("library/alpine:3.20")
@@ -163,6 +178,9 @@ func TestAnonymousReadWithClients(t *testing.T) {
 		t.Errorf("anonymous skopeo inspect failed: %s", r.failure())
 	}
 	expectFailure(t, "crane catalog without login", client.crane(t, "catalog", "--insecure", m.addr), "401", "unauthorized")
+	if r := client.podman(t, "pull", "--tls-verify=false", m.ref("library/multiarch:latest")); r.err != nil {
+		t.Errorf("anonymous podman pull failed: %s", r.failure())
+	}
 
 	// A login that is sent must still be right.
 	wrong := newClientEnv(t)
