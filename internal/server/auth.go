@@ -199,7 +199,8 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt *route) er
 	}
 
 	user, password, sent := r.BasicAuth()
-	// containers/image sends an empty Basic login when it has none stored.
+	// After a Basic challenge, containers/image (skopeo 1.9.3, podman)
+	// sends an empty login, "Basic Og==", when it has none stored.
 	if sent && user == "" && password == "" {
 		sent = false
 	}
