@@ -6,6 +6,8 @@
 # reach a real registry.
 #
 # Usage: scripts/test.sh [go test flags...]   e.g. scripts/test.sh -run E2E ./test/e2e/
+# A run without arguments also runs every fuzz target for FUZZTIME (default
+# 10s) each, after the tests and in the same kind of namespace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +16,7 @@ export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH)/bin"
 bash scripts/install-test-tools.sh
 
 args=("$@")
+full_run=$((${#args[@]} == 0))
 has_package=0
 for arg in "${args[@]}"; do
   [[ "$arg" == ./* ]] && has_package=1
@@ -41,3 +44,24 @@ run_isolated() {
 }
 run_isolated bash -c 'ip link set lo up && exec env GOPROXY=off go test -race -count=1 -timeout 30m "$@"' \
   test-in-netns "${args[@]}"
+
+if ((full_run)); then
+  fuzztime="${FUZZTIME:-10s}"
+  echo "== fuzz ($fuzztime per target, network namespace: loopback only)"
+  # Each target is a "func FuzzX(f *testing.F)" in a _test.go file; go test
+  # fuzzes one target of one package per run.
+  targets=()
+  while IFS=: read -r file line; do
+    name=${line#func }
+    name=${name%%(*}
+    targets+=("./$(dirname "${file#./}")" "$name")
+  done < <(grep -r --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]*\(' . | sed -E 's/^([^:]+):(func Fuzz[A-Za-z0-9_]*)\(.*/\1:\2/' | sort)
+  run_isolated bash -c 'ip link set lo up
+    set -e
+    fuzztime=$1; shift
+    while (($#)); do
+      echo "-- $2 ($1)"
+      GOPROXY=off go test -run "^\$" -fuzz "^$2\$" -fuzztime "$fuzztime" "$1"
+      shift 2
+    done' fuzz-in-netns "$fuzztime" "${targets[@]}"
+fi

@@ -146,7 +146,15 @@ func runServe(ctx context.Context, flags serveFlags) error {
 	if err != nil {
 		return err
 	}
-	handler := obs.metrics.Middleware(server.New(server.Options{Cache: c, Upstreams: routes, Logger: log, BlobRedirect: opened.blobRedirect}))
+	clientAuth, err := newClientAuth(cfg, log)
+	if err != nil {
+		return err
+	}
+	tlsConfig, err := newTLSConfig(cfg, log)
+	if err != nil {
+		return err
+	}
+	handler := obs.metrics.Middleware(server.New(server.Options{Cache: c, Upstreams: routes, Logger: log, BlobRedirect: opened.blobRedirect, Auth: clientAuth}))
 
 	listener, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -160,6 +168,7 @@ func runServe(ctx context.Context, flags serveFlags) error {
 		return fmt.Errorf("listen on %s (admin_listen): %w", cfg.AdminListen, err)
 	}
 	adminSrv := newHTTPServer(adminHandler, cfg.Limits, log)
+	listener, adminListener = withTLS(listener, tlsConfig), withTLS(adminListener, tlsConfig)
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()

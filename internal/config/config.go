@@ -13,9 +13,9 @@ type Config struct {
 	LogFormat   string  `yaml:"log_format"` // text (default) or json
 	Storage     Storage `yaml:"storage"`
 	Cache       Cache   `yaml:"cache"`
-	// Auth is client authentication, off when nil. Not supported yet.
+	// Auth is client authentication, off when nil.
 	Auth *Auth `yaml:"auth,omitempty"`
-	// TLS serves both ports over TLS when set. Not supported yet.
+	// TLS serves both ports over TLS when set.
 	TLS       *TLS       `yaml:"tls,omitempty"`
 	Limits    Limits     `yaml:"limits"`
 	Upstreams []Upstream `yaml:"upstreams"`

@@ -106,8 +106,6 @@ func TestLoadFullExampleUnsupported(t *testing.T) {
 	_, err := loadText(t, fullExample)
 
 	for _, want := range []string{
-		"auth: not supported yet",
-		"tls: not supported yet",
 		"upstreams[0].docker_config: set either docker_config or username and password",
 	} {
 		wantError(t, err, want)

@@ -42,12 +42,8 @@ func (c *Config) Validate() error {
 
 	checkStorage(&p, c.Storage)
 	checkCache(&p, c.Cache)
-	if c.Auth != nil {
-		p.add("auth", "not supported yet; remove it, which leaves client authentication off")
-	}
-	if c.TLS != nil {
-		p.add("tls", "not supported yet; remove it and terminate TLS in a reverse proxy")
-	}
+	checkAuth(&p, c.Auth, c.Upstreams)
+	checkTLS(&p, c.TLS)
 	checkLimits(&p, c.Limits)
 	checkUpstreams(&p, c.Upstreams)
 	p.nonNegative("credentials_refresh", c.CredentialsRefresh)

@@ -26,7 +26,7 @@ func checkFallbacks(p *problems, path string, fallbacks []Fallback) {
 		}
 		for j, glob := range f.Repositories {
 			if _, err := repoglob.Compile(glob); err != nil {
-				p.add(fmt.Sprintf("%s.repositories[%d]", fpath, j), "%v", err)
+				p.add(fmt.Sprintf("%s.repositories[%d]", fpath, j), "invalid pattern %q: %v", glob, err)
 			}
 		}
 

@@ -130,6 +130,9 @@ func upstreamAPIError(upErr *upstream.Error, what string) *apiError {
 	case upstream.KindQuota, upstream.KindAbuseLimit, upstream.KindTooManyRequests:
 		e.Status, e.Code = http.StatusTooManyRequests, "TOOMANYREQUESTS"
 		e.Message = fmt.Sprintf("upstream %s rate limit reached (%s) and %s is not stored; retry later or configure credentials for the upstream", upErr.Upstream, upErr.Kind, what)
+	case upstream.KindInvalid:
+		e.Status, e.Code = http.StatusBadGateway, "UNAVAILABLE"
+		e.Message = fmt.Sprintf("upstream %s sent an invalid response for %s, such as a body that does not match its digest; nothing was stored, retry later", upErr.Upstream, what)
 	case upstream.KindTooLarge:
 		e.Status, e.Code = http.StatusBadGateway, "MANIFEST_INVALID"
 		e.Message = fmt.Sprintf("upstream %s sent a manifest for %s larger than limits.max_manifest_size", upErr.Upstream, what)

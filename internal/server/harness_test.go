@@ -90,6 +90,8 @@ type mirrorConfig struct {
 	// route, when set, changes each upstream's routing entry, for example
 	// to set allow and deny patterns.
 	route func(*server.Upstream)
+	// auth, when set, turns client authentication on.
+	auth *server.Auth
 }
 
 // mirror is a running pullcache in front of a running hubsim.
@@ -204,7 +206,7 @@ func (m *mirror) start(cfg mirrorConfig, upstreams []extraUpstream) {
 		t.Fatalf("create cache: %v", err)
 	}
 
-	m.srv = httptest.NewServer(server.New(server.Options{Cache: c, Upstreams: routes, Logger: log}))
+	m.srv = httptest.NewServer(server.New(server.Options{Cache: c, Upstreams: routes, Logger: log, Auth: cfg.auth}))
 	t.Cleanup(m.srv.Close)
 	transport := &http.Transport{DisableCompression: true}
 	m.client = &http.Client{Transport: transport, Timeout: 30 * time.Second}

@@ -38,6 +38,8 @@ type Options struct {
 	// BlobRedirect, when set, answers GETs of stored blobs with a 307 to
 	// the URL it returns, so that the bytes come from the store directly.
 	BlobRedirect func(ctx context.Context, d digest.Digest) (string, error)
+	// Auth checks client logins; nil leaves the registry port open.
+	Auth *Auth
 }
 
 // Server is an http.Handler for the /v2/ API.
@@ -47,6 +49,7 @@ type Server struct {
 	defaultUpstream string
 	log             *slog.Logger
 	blobRedirect    func(ctx context.Context, d digest.Digest) (string, error)
+	auth            *Auth
 }
 
 var _ http.Handler = (*Server)(nil)
@@ -57,6 +60,7 @@ func New(o Options) *Server {
 		cache:     o.Cache,
 		upstreams: make(map[string]Upstream, len(o.Upstreams)),
 		log:       o.Logger,
+		auth:      o.Auth,
 	}
 	s.blobRedirect = o.BlobRedirect
 	if s.log == nil {
@@ -90,6 +94,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", id)
 
 	rt, err := s.route(r)
+	if authErr := s.authorize(w, r, rt); authErr != nil {
+		err = authErr
+	}
 	if err == nil {
 		// The routed request also goes to writeError, whose messages name
 		// the repository and reference.

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"math"
 	"net/http"
 	"strconv"
 	"strings"
@@ -56,8 +57,9 @@ func parseRateLimitValue(v string) (n int, window time.Duration, ok bool) {
 			continue
 		}
 
+		// A window too long for a time.Duration would wrap negative.
 		secs, err := strconv.Atoi(strings.TrimSpace(value))
-		if err == nil && secs > 0 {
+		if err == nil && secs > 0 && int64(secs) <= math.MaxInt64/int64(time.Second) {
 			window = time.Duration(secs) * time.Second
 		}
 	}

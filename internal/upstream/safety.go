@@ -42,6 +42,11 @@ type addressPolicy struct {
 
 func (p addressPolicy) checkAddr(ip netip.Addr) error {
 	ip = ip.Unmap()
+	if v4, ok := embeddedIPv4(ip); ok {
+		if err := p.checkAddr(v4); err != nil {
+			return fmt.Errorf("%s carries the IPv4 address %s: %w", ip, v4, err)
+		}
+	}
 
 	for _, m := range metadataAddrs {
 		if ip == m {

@@ -86,6 +86,9 @@ type mirrorConfig struct {
 	// upstreamsYAML, when set, replaces the upstreams section, whose
 	// default is the hub as docker.io.
 	upstreamsYAML string
+	// extraYAML is appended to the configuration, for top-level keys
+	// such as auth.
+	extraYAML string
 }
 
 // mirror is a pullcache process serving from a data directory that
@@ -213,6 +216,7 @@ func (m *mirror) configYAML(addr, adminAddr string, cfg mirrorConfig) string {
 		fmt.Fprintf(&b, "  tag_ttl: %s\n", cfg.tagTTL)
 	}
 	b.WriteString(cfg.cache)
+	b.WriteString(cfg.extraYAML)
 	if cfg.upstreamsYAML != "" {
 		b.WriteString(cfg.upstreamsYAML)
 		return b.String()
@@ -222,8 +226,8 @@ func (m *mirror) configYAML(addr, adminAddr string, cfg mirrorConfig) string {
 	return b.String()
 }
 
-// waitReady polls GET /v2/ until it returns 200, the process exits or
-// readyTimeout passes.
+// waitReady polls GET /v2/ until it returns 200, or 401 when client
+// authentication is on, the process exits or readyTimeout passes.
 func (m *mirror) waitReady() error {
 	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
 	defer client.CloseIdleConnections()
@@ -238,7 +242,7 @@ func (m *mirror) waitReady() error {
 		resp, err := client.Get(m.url() + "/v2/")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusUnauthorized {
 				return nil
 			}
 		}
