@@ -37,27 +37,49 @@ type tokenResponse struct {
 // token returns a bearer token for scope, from the cache while it is valid.
 // fresh is true when it was fetched during this call.
 func (r *Registry) token(ctx context.Context, ch challenge, scope string) (value string, fresh bool, err error) {
-	r.authMu.Lock()
-	cached, ok := r.tokens[scope]
-	r.authMu.Unlock()
-
-	// A token fetched as another user (anonymous after a rejection, say)
-	// is not reused once the credentials change.
-	if user, _, err := r.opts.Credentials(ctx); err == nil && user != cached.user {
-		ok = false
-	}
-	if ok && r.now().Before(cached.expires) {
-		return cached.value, false, nil
+	if value, ok := r.cachedToken(ctx, scope); ok {
+		return value, false, nil
 	}
 
 	v, err := r.flight(ctx, "token "+scope, func(fctx context.Context) (any, error) {
-		return r.fetchToken(fctx, ch, scope)
+		// A caller that missed the cache just before a concurrent fetch
+		// stored its token starts a new flight after that one ended; it
+		// takes the stored token instead of fetching another.
+		if value, ok := r.cachedToken(fctx, scope); ok {
+			return fetchedToken{value: value}, nil
+		}
+		value, err := r.fetchToken(fctx, ch, scope)
+		return fetchedToken{value: value, fresh: true}, err
 	})
 	if err != nil {
 		return "", false, err
 	}
 
-	return v.(string), true, nil
+	t := v.(fetchedToken)
+	return t.value, t.fresh, nil
+}
+
+// fetchedToken is the result of a token flight.
+type fetchedToken struct {
+	value string
+	fresh bool // fetched by this flight rather than read from the cache
+}
+
+// cachedToken returns the stored token for scope while it is valid and was
+// fetched as the current user. A token fetched as another user (anonymous
+// after a rejection, say) is not reused once the credentials change.
+func (r *Registry) cachedToken(ctx context.Context, scope string) (string, bool) {
+	r.authMu.Lock()
+	cached, ok := r.tokens[scope]
+	r.authMu.Unlock()
+
+	if !ok || !r.now().Before(cached.expires) {
+		return "", false
+	}
+	if user, _, err := r.opts.Credentials(ctx); err == nil && user != cached.user {
+		return "", false
+	}
+	return cached.value, true
 }
 
 // dropToken deletes the cached token for scope if it is still the one the
