@@ -8,8 +8,8 @@ import (
 )
 
 // events counts what the features around the cache report through their
-// observers: rejected credentials, retries, fallback fetches, answers of
-// the quota reserve and eviction runs. Label values are upstream and
+// observers: rejected credentials, retries, fallback fetches, moved tags
+// served under the quota reserve, and eviction runs. Label values are upstream and
 // fallback names from the configuration and fixed outcome lists.
 type events struct {
 	credentialsRejected *prometheus.CounterVec
@@ -44,7 +44,7 @@ func (m *Metrics) registerEvents() {
 		"Bytes the store shrank by in eviction runs.").WithLabelValues()
 }
 
-// CredentialsRejected counts one refusal of upstream's credentials.
+// CredentialsRejected counts one rejection of upstream's credentials.
 func (m *Metrics) CredentialsRejected(upstream string) {
 	m.events.credentialsRejected.WithLabelValues(upstream).Inc()
 }

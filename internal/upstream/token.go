@@ -43,7 +43,7 @@ func (r *Registry) token(ctx context.Context, ch challenge, scope string) (value
 
 	v, err := r.flight(ctx, "token "+scope, func(fctx context.Context) (any, error) {
 		// A caller that missed the cache just before a concurrent fetch
-		// stored its token starts a new flight after that one ended; it
+		// stored its token starts a new flight after that one ended. It
 		// takes the stored token instead of fetching another.
 		if value, ok := r.cachedToken(fctx, scope); ok {
 			return fetchedToken{value: value}, nil
