@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -245,6 +246,13 @@ func TestCredentialsFromSecretsManager(t *testing.T) {
 	requireManifest(t, m, hubsim.BigRepo, "latest")
 	requirePulls(t, s.hub, 2, 1)
 
+	// The metrics count the rejection and hold no secret.
+	metricsText := getText(t, "http://"+m.adminAddr+"/metrics")
+	outputs = append(outputs, metricsText)
+	if want := `pullcache_upstream_credentials_rejected_total{upstream="docker.io"} 1`; !strings.Contains(metricsText, want+"\n") {
+		t.Errorf("/metrics lacks %s", want)
+	}
+
 	m.stop()
 	logs, err := os.ReadFile(logPath)
 	if err != nil {
@@ -309,4 +317,23 @@ func TestCredentialHelperForDirectPulls(t *testing.T) {
 	if strings.Contains(string(output), hubToken) {
 		t.Errorf("crane output reveals the token:\n%s", output)
 	}
+}
+
+// getText returns the body of a GET of url, failing the test unless the
+// answer is 200.
+func getText(t *testing.T, url string) string {
+	t.Helper()
+
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %d, %v", url, resp.StatusCode, err)
+	}
+	return string(body)
 }
