@@ -83,14 +83,15 @@ func printStatus(w io.Writer, r status.Report) error {
 	fmt.Fprintf(w, "store %s in %d objects, writes %s\n\n", humanize.IBytes(uint64(r.Store.Bytes)), r.Store.Objects, writes)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "UPSTREAM\tPULLS ANSWERED\tSPENT UPSTREAM\tSAVED\tQUOTA LEFT\tFAILED REQUESTS")
+	fmt.Fprintln(tw, "UPSTREAM\tPULLS ANSWERED\tSPENT UPSTREAM\tSAVED\tQUOTA LEFT\tFAILED REQUESTS\tRETRIES\tFROM FALLBACKS\tRESERVE ANSWERS")
 	for _, u := range r.Upstreams {
 		quota := "no limit reported"
 		if u.RateLimit != nil {
 			quota = fmt.Sprintf("%d of %d", u.RateLimit.Remaining, u.RateLimit.Limit)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%d of %d\n", u.Name, int64(u.PullsAnswered), int64(u.PullsSpent),
-			int64(u.PullsSaved), quota, int64(u.Failures), int64(u.Requests))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%d of %d\t%d\t%d (%d rejected)\t%d\n", u.Name, int64(u.PullsAnswered), int64(u.PullsSpent),
+			int64(u.PullsSaved), quota, int64(u.Failures), int64(u.Requests), int64(u.Retries),
+			int64(u.FallbackFetches), int64(u.FallbackRejected), int64(u.ReserveAnswers))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

@@ -41,3 +41,41 @@ func TestEventCounters(t *testing.T) {
 		}
 	}
 }
+
+func TestSummaryCountsEvents(t *testing.T) {
+	m := New()
+	retry := m.RetryObserver("docker.io")
+	retry(upstream.RetryInfo{Kind: "manifest", Reason: upstream.KindUnavailable})
+	retry(upstream.RetryInfo{Kind: "blob", Reason: upstream.KindAbuseLimit})
+	m.FallbackFetch(cache.FallbackEvent{Upstream: "docker.io", Source: "mirror.gcr.io", Kind: "manifest", Outcome: cache.FallbackOK})
+	m.FallbackFetch(cache.FallbackEvent{Upstream: "docker.io", Source: "mirror.gcr.io", Kind: "blob", Outcome: cache.FallbackOK})
+	m.FallbackFetch(cache.FallbackEvent{Upstream: "docker.io", Source: "public.ecr.aws", Kind: "blob", Outcome: cache.FallbackMismatch})
+	m.FallbackFetch(cache.FallbackEvent{Upstream: "docker.io", Source: "public.ecr.aws", Kind: "blob", Outcome: cache.FallbackNotFound})
+	m.ReserveAnswer("docker.io", cache.ReserveFallback)
+	m.CredentialsRejected("docker.io")
+
+	sum, err := m.Summarize([]string{"docker.io", "ghcr.io"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	hub := sum.Upstreams["docker.io"]
+	if hub.Retries != 2 {
+		t.Errorf("retries = %v, want 2", hub.Retries)
+	}
+	if hub.FallbackFetches != 2 {
+		t.Errorf("fallback fetches = %v, want 2", hub.FallbackFetches)
+	}
+	if hub.FallbackRejected != 1 {
+		t.Errorf("fallback rejected = %v, want 1", hub.FallbackRejected)
+	}
+	if hub.ReserveAnswers != 1 {
+		t.Errorf("reserve answers = %v, want 1", hub.ReserveAnswers)
+	}
+	if hub.CredentialsRejected != 1 {
+		t.Errorf("credentials rejected = %v, want 1", hub.CredentialsRejected)
+	}
+	if other := sum.Upstreams["ghcr.io"]; other.Retries != 0 || other.FallbackFetches != 0 {
+		t.Errorf("ghcr.io = %+v, want no events", other)
+	}
+}

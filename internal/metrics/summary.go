@@ -39,6 +39,17 @@ type UpstreamSummary struct {
 	Requests, Failures float64
 	// RateLimit is the last seen rate-limit state, nil when none was seen.
 	RateLimit *upstream.RateLimit
+	// Retries counts upstream requests tried again.
+	Retries float64
+	// FallbackFetches counts content fetched whole and verified from the
+	// upstream's fallbacks; FallbackRejected those whose bytes did not
+	// match their digest.
+	FallbackFetches, FallbackRejected float64
+	// ReserveAnswers counts moved tags answered without a manifest GET
+	// because the quota reserve was reached.
+	ReserveAnswers float64
+	// CredentialsRejected counts refusals of the configured credentials.
+	CredentialsRejected float64
 }
 
 // PullsSaved is the number of pulls answered without spending one upstream.
@@ -108,6 +119,25 @@ func (m *Metrics) Summarize(upstreams []string) (Summary, error) {
 		}
 		s.Upstreams[l["upstream"]] = u
 	})
+
+	add := func(family, label string, fn func(u *UpstreamSummary, l map[string]string, v float64)) {
+		eachCounter(byName[family], func(l map[string]string, v float64) {
+			u := s.Upstreams[l[label]]
+			fn(&u, l, v)
+			s.Upstreams[l[label]] = u
+		})
+	}
+	add("pullcache_upstream_retries_total", "upstream", func(u *UpstreamSummary, _ map[string]string, v float64) { u.Retries += v })
+	add("pullcache_fallback_fetches_total", "upstream", func(u *UpstreamSummary, l map[string]string, v float64) {
+		switch l["outcome"] {
+		case "ok":
+			u.FallbackFetches += v
+		case "mismatch":
+			u.FallbackRejected += v
+		}
+	})
+	add("pullcache_reserve_answers_total", "upstream", func(u *UpstreamSummary, _ map[string]string, v float64) { u.ReserveAnswers += v })
+	add("pullcache_upstream_credentials_rejected_total", "upstream", func(u *UpstreamSummary, _ map[string]string, v float64) { u.CredentialsRejected += v })
 
 	for name, rl := range m.RateLimits() {
 		u := s.Upstreams[name]

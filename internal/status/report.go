@@ -58,6 +58,16 @@ type UpstreamReport struct {
 	Requests  float64          `json:"requests"`
 	Failures  float64          `json:"failures"`
 	RateLimit *RateLimitReport `json:"rate_limit,omitempty"`
+	// Retries, the fallback counts, ReserveAnswers and
+	// CredentialsRejected count since this process started: upstream
+	// requests tried again, content fetched and verified from a fallback
+	// or rejected for a wrong digest, moved tags answered under the quota
+	// reserve, and refusals of the configured credentials.
+	Retries             float64 `json:"retries"`
+	FallbackFetches     float64 `json:"fallback_fetches"`
+	FallbackRejected    float64 `json:"fallback_rejected"`
+	ReserveAnswers      float64 `json:"reserve_answers"`
+	CredentialsRejected float64 `json:"credentials_rejected"`
 	// History is the sampled state over the last 24 hours, oldest first.
 	History []Point `json:"history"`
 }
@@ -118,6 +128,12 @@ func (s *Status) Report() (Report, error) {
 			Requests:      u.Requests,
 			Failures:      u.Failures,
 			History:       s.history.points(name),
+
+			Retries:             u.Retries,
+			FallbackFetches:     u.FallbackFetches,
+			FallbackRejected:    u.FallbackRejected,
+			ReserveAnswers:      u.ReserveAnswers,
+			CredentialsRejected: u.CredentialsRejected,
 		}
 		if rl := u.RateLimit; rl != nil {
 			ur.RateLimit = &RateLimitReport{Limit: rl.Limit, Remaining: rl.Remaining, WindowSeconds: rl.Window.Seconds(), Source: rl.Source, Seen: rl.Seen}
