@@ -182,9 +182,10 @@ func (c *Credentials) Username() string {
 }
 
 // Rejected records that upstream rejected user and pass. If they are still
-// the current pair, Get returns anonymous credentials from now on, the event is counted
-// and logged (at most once a minute), and a re-resolution starts in the
-// background: a rotated secret is then used at once.
+// the current pair, Get returns anonymous credentials from now on, the
+// event is counted and logged (at most once a minute), and the references
+// are resolved again. The call waits up to rejectionReloadWait for that, so
+// the request that met the rejection already retries with a rotated secret.
 func (c *Credentials) Rejected(user, pass string) {
 	c.mu.Lock()
 	if c.rejected || !c.loaded || user != c.user || pass != c.pass || (user == "" && pass == "") {
@@ -208,10 +209,26 @@ func (c *Credentials) Rejected(user, pass string) {
 		c.log.Error("upstream rejected the configured credentials; pulling anonymously until they change or the next refresh",
 			slog.String("user", user), slog.String("source", c.Source()))
 	}
-	if startReload {
-		go c.reloadAfterRejection(user, pass)
+	if !startReload {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c.reloadAfterRejection(user, pass)
+	}()
+	timer := time.NewTimer(rejectionReloadWait)
+	defer timer.Stop()
+	select {
+	case <-done:
+	case <-timer.C:
 	}
 }
+
+// rejectionReloadWait bounds how long the request that met a rejection
+// waits for the references to resolve again. A slower secret store still
+// finishes in the background and lifts the rejection when the value changed.
+const rejectionReloadWait = 5 * time.Second
 
 // reloadAfterRejection resolves the references again. Only a pair that
 // differs from the rejected one lifts the rejection; the same pair waits for
