@@ -101,7 +101,7 @@ type Evictor struct {
 
 	// lowWater is the size at which a run stops, in percent of maxSize.
 	lowWater int64
-	// skipRetry is how soon a skipped run is tried again.
+	// skipRetry is the delay before a skipped run is tried again.
 	skipRetry time.Duration
 
 	tracker *tracker

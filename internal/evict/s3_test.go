@@ -151,7 +151,7 @@ func s3Has(t *testing.T, store storage.Store, key string) bool {
 	return true
 }
 
-// s3Size returns the store's total size and its keys under prefix.
+// s3Walk returns the total size of the keys under prefix, and the keys.
 func s3Walk(t *testing.T, store storage.Store, prefix string) (int64, []string) {
 	t.Helper()
 	var total int64

@@ -18,9 +18,10 @@ import (
 )
 
 // TestReplicasKeepBucketUnderMaxSize pulls images alternately through two
-// replicas that share a bucket with a max_size room for two of them: after
-// every pull the bucket settles under max_size, the least recently used
-// images go whole, and evicted images pull again through either replica.
+// replicas that share a bucket, whose max_size has room for two of them.
+// After every pull the bucket settles under max_size, and the least
+// recently used images go whole. Evicted images pull again through either
+// replica.
 func TestReplicasKeepBucketUnderMaxSize(t *testing.T) {
 	t.Parallel()
 	const (
