@@ -48,6 +48,17 @@ const (
 	defaultLowWater = 90
 	// flushTimeout bounds the last flush at shutdown.
 	flushTimeout = 10 * time.Second
+	// remeasurePercent is how much this process commits, in percent of
+	// max size, before it measures the store again even though its own
+	// commits leave it under. Other processes sharing the store commit
+	// too, so each of them can push the store at most this far past its
+	// size before one of them measures it.
+	remeasurePercent = 10
+	// defaultSkipRetry is how soon a run that the gate skipped is tried again
+	// while this process's commits still call for one. The holder of the
+	// gate usually ends its run within seconds, and its measure missed
+	// what this process committed since.
+	defaultSkipRetry = 5 * time.Second
 )
 
 // Options configures an Evictor. Store is required.
@@ -68,8 +79,8 @@ type Options struct {
 	FlushInterval time.Duration
 	Logger        *slog.Logger // nil discards logs
 	Clock         func() time.Time
-	// Observe, when set, receives the result of every run that the gate
-	// let go ahead, for metrics. It must not block.
+	// Observe, when set, receives the result of every run, including those
+	// the gate skipped, for metrics. It must not block.
 	Observe func(Result)
 }
 
@@ -90,6 +101,8 @@ type Evictor struct {
 
 	// lowWater is the size at which a run stops, in percent of maxSize.
 	lowWater int64
+	// skipRetry is the delay before a skipped run is tried again.
+	skipRetry time.Duration
 
 	tracker *tracker
 	// runMu serializes runs; manifestBlobs is only used under it.
@@ -145,6 +158,7 @@ func New(o Options) (*Evictor, error) {
 		now:           o.Clock,
 		observe:       o.Observe,
 		lowWater:      defaultLowWater,
+		skipRetry:     defaultSkipRetry,
 		tracker:       newTracker(o.Clock),
 		manifestBlobs: make(map[digest.Digest][]digest.Digest),
 		poke:          make(chan struct{}, 1),
@@ -161,12 +175,24 @@ func (e *Evictor) Hold(key string) (release func()) { return e.tracker.Hold(key)
 // past its size.
 func (e *Evictor) Stored(key string, size int64) {
 	e.tracker.Stored(key, size)
-	if e.maxSize > 0 && e.total.Load()+e.tracker.pendingAdded() > e.maxSize {
+	if e.due() {
 		select {
 		case e.poke <- struct{}{}:
 		default:
 		}
 	}
+}
+
+// due reports whether this process's commits since the last run call for
+// a run: they may have pushed the store past its size, or they are enough
+// that what other processes sharing the store committed meanwhile may
+// have.
+func (e *Evictor) due() bool {
+	if e.maxSize == 0 {
+		return false
+	}
+	pending := e.tracker.pendingAdded()
+	return e.total.Load()+pending > e.maxSize || pending*100 >= e.maxSize*remeasurePercent
 }
 
 // Run loads the access record, then measures the store and evicts when it
@@ -185,6 +211,8 @@ func (e *Evictor) Run(ctx context.Context) {
 	if e.maxSize > 0 {
 		e.runLogged(ctx)
 	}
+	// retry fires after a poked run was skipped; nil while none was.
+	var retry <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -197,9 +225,23 @@ func (e *Evictor) Run(ctx context.Context) {
 				e.runLogged(ctx)
 			}
 		case <-e.poke:
-			e.runLogged(ctx)
+			retry = e.runOrRetry(ctx)
+		case <-retry:
+			retry = nil
+			if e.due() {
+				retry = e.runOrRetry(ctx)
+			}
 		}
 	}
+}
+
+// runOrRetry runs and, when the gate skipped the run, returns a timer for
+// trying again; else nil.
+func (e *Evictor) runOrRetry(ctx context.Context) <-chan time.Time {
+	if e.runLogged(ctx).Skipped {
+		return time.After(e.skipRetry)
+	}
+	return nil
 }
 
 func (e *Evictor) flushLogged(ctx context.Context) {
@@ -210,14 +252,12 @@ func (e *Evictor) flushLogged(ctx context.Context) {
 	}
 }
 
-func (e *Evictor) runLogged(ctx context.Context) {
+func (e *Evictor) runLogged(ctx context.Context) Result {
 	res, err := e.RunOnce(ctx)
-	if !res.Skipped {
-		e.observe(res)
-	}
+	e.observe(res)
 	if err != nil && ctx.Err() == nil {
 		e.log.Error("eviction run failed", slog.Any("err", err))
-		return
+		return res
 	}
 	if res.Removed() > 0 {
 		e.log.Info("evicted least recently used content", slog.Int64("size_before", res.SizeBefore),
@@ -228,6 +268,7 @@ func (e *Evictor) runLogged(ctx context.Context) {
 		e.log.Warn("store stays over max_size: everything left is in use or younger than gc_grace",
 			slog.Int64("size", res.SizeAfter), slog.Int64("max_size", e.maxSize), slog.Duration("gc_grace", e.grace))
 	}
+	return res
 }
 
 // Result reports one eviction run.
