@@ -17,11 +17,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pullcache/pullcache/internal/testproc"
 )
 
 // tlsMirrorIP is the loopback address of the TLS mirror. crane (like
@@ -109,36 +110,10 @@ upstreams:
     url: %s
 `, m.addr, m.adminAddr, filepath.Join(dir, "data"), htpasswd, m.certFile, m.keyFile, hub.URL()))
 
-	logFile, err := os.Create(filepath.Join(dir, "pullcache.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
 	cmd := exec.Command(pullcacheBinary, "serve", "--config", config)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start pullcache: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(stopTimeout):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			output, _ := os.ReadFile(logFile.Name())
-			t.Logf("pullcache log:\n%s", tail(string(output), maxLogDump))
-		}
-	})
+	// servedSerial below waits for the TLS port and checks what it serves.
+	runServer(t, "pullcache", cmd, filepath.Join(dir, "pullcache.log"), testproc.Options{})
 
 	if serial := m.servedSerial(t, certPEM); serial != 1 {
 		t.Fatalf("served certificate serial %d, want 1", serial)
