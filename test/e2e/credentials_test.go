@@ -72,11 +72,7 @@ func newCredentialsSetup(t *testing.T, tokenOnOwnHost bool) *credentialsSetup {
 	})
 	s.hub.SeedStandard(0)
 
-	sim, err := awssim.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
+	sim := awssim.StartTest(t)
 	s.aws = sim
 	s.putToken(hubToken)
 
