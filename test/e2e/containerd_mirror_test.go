@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -82,20 +81,8 @@ func (c *mirrorContainerd) writeHosts(t *testing.T, registry, hostsTOML string) 
 // ctr runs ctr against this daemon within toolTimeout.
 func (c *mirrorContainerd) ctr(t *testing.T, args ...string) toolResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
-	defer cancel()
-
-	cmd := exec.CommandContext(ctx, "ctr", append([]string{"--address", c.socket}, args...)...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + c.dir}
-	cmd.WaitDelay = 5 * time.Second
-	var out, errOut strings.Builder
-	cmd.Stdout = &out
-	cmd.Stderr = &errOut
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("ctr timed out after %s: %w", toolTimeout, err)
-	}
-	return toolResult{stdout: out.String(), stderr: errOut.String(), err: err}
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + c.dir}
+	return runCommand(nil, env, "", "ctr", append([]string{"--address", c.socket}, args...)...)
 }
 
 // pull pulls and unpacks ref through the hosts directory.

@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,20 +88,8 @@ func sandboxDaemonJSON(t *testing.T, daemonJSON, keyPath string) string {
 // docker runs the docker client against this daemon within toolTimeout.
 func (d *testDockerd) docker(t *testing.T, args ...string) toolResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
-	defer cancel()
-
-	cmd := exec.CommandContext(ctx, "docker", append([]string{"--host", "unix://" + d.socket}, args...)...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + d.dir, "DOCKER_CONFIG=" + filepath.Join(d.dir, "client")}
-	cmd.WaitDelay = 5 * time.Second
-	var out, errOut strings.Builder
-	cmd.Stdout = &out
-	cmd.Stderr = &errOut
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("docker timed out after %s: %w", toolTimeout, err)
-	}
-	return toolResult{stdout: out.String(), stderr: errOut.String(), err: err}
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + d.dir, "DOCKER_CONFIG=" + filepath.Join(d.dir, "client")}
+	return runCommand(nil, env, "", "docker", append([]string{"--host", "unix://" + d.socket}, args...)...)
 }
 
 // pull pulls ref and returns the repository digest dockerd recorded, such

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -143,17 +141,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 
 // ctr runs ctr against this daemon and namespace to completion.
 func (c *imageContainerd) ctr(args ...string) toolResult {
-	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "ctr", c.ctrArgs(args...)...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &errOut
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("ctr timed out after %s: %w", toolTimeout, err)
-	}
-	return toolResult{stdout: out.String(), stderr: errOut.String(), err: err}
+	return runCommand(nil, nil, "", "ctr", c.ctrArgs(args...)...)
 }
 
 func (c *imageContainerd) ctrArgs(args ...string) []string {

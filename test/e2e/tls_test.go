@@ -203,14 +203,7 @@ type craneTLS struct {
 
 func (c *craneTLS) run(t *testing.T, args ...string) toolResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "crane", args...)
-	cmd.Env = append(c.env.environ(), "SSL_CERT_FILE="+c.caFile)
-	cmd.Dir = c.env.home
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	t.Logf("crane %s: %v", strings.Join(args, " "), errOrOK(err))
-	return toolResult{stdout: out.String(), stderr: errOut.String(), err: err}
+	result := runCommand(nil, append(c.env.environ(), "SSL_CERT_FILE="+c.caFile), c.env.home, "crane", args...)
+	t.Logf("crane %s: %v", strings.Join(args, " "), errOrOK(result.err))
+	return result
 }
