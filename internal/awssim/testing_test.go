@@ -5,7 +5,7 @@ import (
 	"testing"
 )
 
-func TestSetenvPointsTheSDKAtTheSimulator(t *testing.T) {
+func TestSetenvPointsSDKAtSimulator(t *testing.T) {
 	s := StartTest(t)
 	s.Setenv(t, "eu-west-1")
 

@@ -48,9 +48,8 @@ func (s *WriterState) Write(p []byte, write func([]byte) (int, error)) (int, err
 }
 
 // BeginCommit returns nil when Commit may make the object. After a failed
-// write, or when ctx has ended, it calls discard and returns why the
-// commit fails; on a finished writer it returns an error and discards
-// nothing.
+// write, or when ctx has ended, it calls discard and returns the reason.
+// On a finished writer it returns an error without calling discard.
 func (s *WriterState) BeginCommit(ctx context.Context, discard func() error) error {
 	if err := s.usable("commit"); err != nil {
 		return err

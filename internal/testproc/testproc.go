@@ -1,5 +1,5 @@
 // Package testproc runs the server processes that tests start: a command
-// with its output in a log file, a wait until it answers, and a stop with
+// with its output in a log file, a wait until it responds, and a stop with
 // SIGTERM, then SIGKILL, at cleanup.
 package testproc
 
@@ -103,18 +103,19 @@ func (p *Process) WaitReady(timeout, interval time.Duration, ready func() error)
 	}
 }
 
-// Options say how Run waits for a process and stops it.
+// Options control how Run waits for a process and stops it.
 type Options struct {
-	// Ready returns nil once the process serves; nil means no wait.
+	// Ready returns nil once the process serves. A nil Ready means no wait.
 	Ready func() error
-	// ReadyTimeout bounds the wait for Ready; Interval is the time between
-	// tries.
+	// ReadyTimeout bounds the wait for Ready, and Interval is the time
+	// between tries.
 	ReadyTimeout, Interval time.Duration
 	// StopTimeout bounds the wait for the process to exit after SIGTERM.
 	StopTimeout time.Duration
 	// FailOnKill fails the test when the process had to be killed.
 	FailOnKill bool
-	// LogLimit bounds how much of the log a failed test prints; 0 prints all.
+	// LogLimit bounds how much of the log a failed test prints. Zero prints
+	// all of it.
 	LogLimit int
 }
 
@@ -129,7 +130,7 @@ func Run(t testing.TB, name string, cmd *exec.Cmd, logPath string, opts Options)
 	}
 	t.Cleanup(func() {
 		if !p.Stop(opts.StopTimeout) && opts.FailOnKill {
-			t.Errorf("%s (pid %d) did not exit within %s of SIGTERM; killed it", name, cmd.Process.Pid, opts.StopTimeout)
+			t.Errorf("%s (pid %d) did not exit within %s of SIGTERM, so it was killed", name, cmd.Process.Pid, opts.StopTimeout)
 		}
 		if t.Failed() {
 			t.Logf("%s log:\n%s", name, p.Log(opts.LogLimit))
