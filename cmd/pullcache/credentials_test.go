@@ -28,14 +28,8 @@ const (
 func startAWS(t *testing.T) *awssim.Server {
 	t.Helper()
 
-	sim, err := awssim.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
-	for name, value := range sim.Environ(t.TempDir(), testRegion) {
-		t.Setenv(name, value)
-	}
+	sim := awssim.StartTest(t)
+	sim.Setenv(t, testRegion)
 	sim.PutSecret(testRegion, "docker-hub", fmt.Sprintf(`{"username":%q,"password":%q}`, testUser, testPassword))
 	return sim
 }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/pullcache/pullcache/internal/storage"
 	"github.com/pullcache/pullcache/internal/testclock"
+	"github.com/pullcache/pullcache/internal/testlog"
 )
 
 // toggledFullStore fails every write with ENOSPC while full is set.
@@ -58,27 +59,9 @@ func (o *countingObserver) count(kind string) int {
 	return o.counts[kind]
 }
 
-// lockedBuffer is a log destination for several goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 func TestManifestBypassOnFullStore(t *testing.T) {
 	observer := &countingObserver{}
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	f := newFixture(t, time.Minute, func(o *Options) {
 		o.WriteErrors = observer
 		o.Logger = slog.New(slog.NewTextHandler(logs, nil))
@@ -126,7 +109,7 @@ func TestManifestBypassOnFullStore(t *testing.T) {
 }
 
 func TestWriteFailuresLoggedOncePerInterval(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &testlog.Buffer{}
 	clock := testclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	observer := &countingObserver{}
 	w := &writeFailures{log: slog.New(slog.NewTextHandler(logs, nil)), observer: observer, now: clock.Now}

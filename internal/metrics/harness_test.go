@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/pullcache/pullcache/internal/server"
 	"github.com/pullcache/pullcache/internal/storage/fs"
 	"github.com/pullcache/pullcache/internal/testclock"
+	"github.com/pullcache/pullcache/internal/testlog"
 	"github.com/pullcache/pullcache/internal/upstream"
 )
 
@@ -89,22 +89,13 @@ func newStack(t *testing.T) *stack {
 
 // syncBuffer collects log lines written from several goroutines.
 type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
+	testlog.Buffer
 }
 
 // records returns the JSON log records whose msg is msg.
 func (b *syncBuffer) records(msg string) []map[string]any {
-	b.mu.Lock()
-	defer b.mu.Unlock()
 	var out []map[string]any
-	for _, line := range bytes.Split(b.buf.Bytes(), []byte("\n")) {
+	for _, line := range bytes.Split(b.Bytes(), []byte("\n")) {
 		var rec map[string]any
 		if json.Unmarshal(line, &rec) == nil && rec["msg"] == msg {
 			out = append(out, rec)

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,7 +14,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,6 +25,7 @@ import (
 	"github.com/pullcache/pullcache/internal/storage"
 	"github.com/pullcache/pullcache/internal/storage/fs"
 	"github.com/pullcache/pullcache/internal/testclock"
+	"github.com/pullcache/pullcache/internal/testlog"
 	"github.com/pullcache/pullcache/internal/upstream"
 )
 
@@ -41,25 +40,6 @@ type testClock = testclock.Clock
 
 func newTestClock() *testClock {
 	return testclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
-}
-
-// syncBuffer collects the log lines of the hub and of the mirror, which
-// write from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // extraUpstream is an upstream configured next to docker.io.
@@ -103,7 +83,7 @@ type mirror struct {
 	store  *fs.FS
 	srv    *httptest.Server
 	client *http.Client
-	logs   *syncBuffer
+	logs   *testlog.Buffer
 }
 
 // newMirror starts a hubsim on loopback with the standard content and
@@ -111,7 +91,7 @@ type mirror struct {
 // does, with the test clock injected.
 func newMirror(t *testing.T, cfg mirrorConfig) *mirror {
 	t.Helper()
-	m := &mirror{t: t, clock: newTestClock(), logs: &syncBuffer{}}
+	m := &mirror{t: t, clock: newTestClock(), logs: &testlog.Buffer{}}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("hub and mirror log:\n%s", m.logs.String())

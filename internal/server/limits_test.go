@@ -6,8 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -19,9 +17,6 @@ import (
 
 	"github.com/pullcache/pullcache/internal/cache"
 	"github.com/pullcache/pullcache/internal/hubsim"
-	"github.com/pullcache/pullcache/internal/server"
-	"github.com/pullcache/pullcache/internal/storage/fs"
-	"github.com/pullcache/pullcache/internal/upstream"
 )
 
 // manifestOfSize returns an OCI image manifest whose JSON encoding is
@@ -84,35 +79,11 @@ type queueMirror struct {
 
 func newQueueMirror(t *testing.T, queueWait time.Duration) *queueMirror {
 	t.Helper()
-	hub := hubsim.New(hubsim.Options{})
-	if err := hub.Start("127.0.0.1:0"); err != nil {
-		t.Fatalf("start hubsim: %v", err)
-	}
-	t.Cleanup(hub.Close)
-	std := hub.SeedStandard(0)
-
-	root := t.TempDir()
-	store, err := fs.New(root, nil)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	client, err := upstream.New(upstream.Options{Name: "docker.io", URL: hub.URL(), ConnectTimeout: 5 * time.Second, IdleReadTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatalf("create upstream client: %v", err)
-	}
-	c, err := cache.New(cache.Options{
-		Store:              store,
-		SpoolDir:           filepath.Join(root, ".tmp"),
-		Remotes:            map[string]cache.Remote{"docker.io": {Client: client, TagTTL: time.Minute}},
-		MaxUpstreamFetches: 1,
-		FetchQueueWait:     queueWait,
-		Logger:             slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatalf("create cache: %v", err)
-	}
-	srv := httptest.NewServer(server.New(server.Options{Cache: c, Upstreams: []server.Upstream{{Name: "docker.io", Default: true, DockerHub: true}}}))
-	t.Cleanup(srv.Close)
+	hub, std, srv := startPlainMirror(t, func(o *cache.Options) {
+		o.MaxUpstreamFetches = 1
+		o.FetchQueueWait = queueWait
+		o.Logger = slog.New(slog.DiscardHandler)
+	}, nil)
 	return &queueMirror{hub: hub, std: std, url: srv.URL}
 }
 

@@ -6,18 +6,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/opencontainers/go-digest"
 
-	"github.com/pullcache/pullcache/internal/cache"
 	"github.com/pullcache/pullcache/internal/hubsim"
 	"github.com/pullcache/pullcache/internal/server"
-	"github.com/pullcache/pullcache/internal/storage/fs"
-	"github.com/pullcache/pullcache/internal/upstream"
 )
 
 // redirectHook is a BlobRedirect hook that returns a fixed URL, or err when
@@ -38,36 +33,7 @@ func (r *redirectHook) redirect(_ context.Context, d digest.Digest) (string, err
 
 func startRedirectServer(t *testing.T, hook *redirectHook) (*httptest.Server, hubsim.Standard) {
 	t.Helper()
-	hub := hubsim.New(hubsim.Options{})
-	if err := hub.Start("127.0.0.1:0"); err != nil {
-		t.Fatalf("start hubsim: %v", err)
-	}
-	t.Cleanup(hub.Close)
-	std := hub.SeedStandard(0)
-
-	root := t.TempDir()
-	store, err := fs.New(root, nil)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	client, err := upstream.New(upstream.Options{Name: "docker.io", URL: hub.URL(), ConnectTimeout: 5 * time.Second, IdleReadTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatalf("create upstream client: %v", err)
-	}
-	c, err := cache.New(cache.Options{
-		Store:    store,
-		SpoolDir: filepath.Join(root, ".tmp"),
-		Remotes:  map[string]cache.Remote{"docker.io": {Client: client, TagTTL: time.Minute}},
-	})
-	if err != nil {
-		t.Fatalf("create cache: %v", err)
-	}
-	srv := httptest.NewServer(server.New(server.Options{
-		Cache:        c,
-		Upstreams:    []server.Upstream{{Name: "docker.io", Default: true, DockerHub: true}},
-		BlobRedirect: hook.redirect,
-	}))
-	t.Cleanup(srv.Close)
+	_, std, srv := startPlainMirror(t, nil, func(o *server.Options) { o.BlobRedirect = hook.redirect })
 	return srv, std
 }
 

@@ -1,66 +1,22 @@
 package tlsreload
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/pullcache/pullcache/internal/testcert"
 )
 
-// testPair is a self-signed certificate for 127.0.0.1 and its key in PEM.
-type testPair struct {
-	cert    *x509.Certificate
-	certPEM []byte
-	keyPEM  []byte
-}
-
-func newTestPair(t *testing.T, serial int64) testPair {
+// newTestPair returns a self-signed certificate for 127.0.0.1 and its key.
+func newTestPair(t *testing.T, serial int64) testcert.Pair {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatalf("generate key: %v", err)
-	}
-
-	template := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{CommonName: "pullcache test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-
-	der, err := x509.CreateCertificate(rand.Reader, template, template, &key.PublicKey, key)
-	if err != nil {
-		t.Fatalf("create certificate: %v", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatalf("parse certificate: %v", err)
-	}
-
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatalf("marshal key: %v", err)
-	}
-	return testPair{
-		cert:    cert,
-		certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
-	}
+	return testcert.New(t, serial, net.IPv4(127, 0, 0, 1))
 }
 
 // writeFileAtomic writes data to a new file and renames it over path, as
@@ -93,11 +49,11 @@ func startTLSServer(t *testing.T, c *Certificate) string {
 
 // servedSerial connects anew, trusting every pair given, and returns the
 // serial number of the certificate the server presented.
-func servedSerial(t *testing.T, url string, trusted ...testPair) int64 {
+func servedSerial(t *testing.T, url string, trusted ...testcert.Pair) int64 {
 	t.Helper()
 	roots := x509.NewCertPool()
 	for _, p := range trusted {
-		roots.AddCert(p.cert)
+		roots.AddCert(p.Cert)
 	}
 	transport := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true}
 	defer transport.CloseIdleConnections()
@@ -117,8 +73,8 @@ func TestCertificateReloadsRotatedFiles(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	first, second := newTestPair(t, 1), newTestPair(t, 2)
-	writeFileAtomic(t, certFile, first.certPEM)
-	writeFileAtomic(t, keyFile, first.keyPEM)
+	writeFileAtomic(t, certFile, first.CertPEM)
+	writeFileAtomic(t, keyFile, first.KeyPEM)
 
 	c, err := New(Options{CertFile: certFile, KeyFile: keyFile, CheckInterval: -1})
 	if err != nil {
@@ -132,12 +88,12 @@ func TestCertificateReloadsRotatedFiles(t *testing.T) {
 
 	// A renewer that writes the certificate first leaves a mismatched pair
 	// for a moment: the old pair must stay in use.
-	writeFileAtomic(t, certFile, second.certPEM)
+	writeFileAtomic(t, certFile, second.CertPEM)
 	if got := servedSerial(t, url, first, second); got != 1 {
 		t.Errorf("certificate rotated, key not yet: served serial %d, want the old 1", got)
 	}
 
-	writeFileAtomic(t, keyFile, second.keyPEM)
+	writeFileAtomic(t, keyFile, second.KeyPEM)
 	if got := servedSerial(t, url, first, second); got != 2 {
 		t.Errorf("after rotation: served serial %d, want 2", got)
 	}
@@ -147,8 +103,8 @@ func TestCertificateKeepsPairWhenFilesRemoved(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	pair := newTestPair(t, 7)
-	writeFileAtomic(t, certFile, pair.certPEM)
-	writeFileAtomic(t, keyFile, pair.keyPEM)
+	writeFileAtomic(t, certFile, pair.CertPEM)
+	writeFileAtomic(t, keyFile, pair.KeyPEM)
 	c, err := New(Options{CertFile: certFile, KeyFile: keyFile, CheckInterval: -1})
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -168,15 +124,15 @@ func TestCertificateCheckInterval(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key")
 	first, second := newTestPair(t, 1), newTestPair(t, 2)
-	writeFileAtomic(t, certFile, first.certPEM)
-	writeFileAtomic(t, keyFile, first.keyPEM)
+	writeFileAtomic(t, certFile, first.CertPEM)
+	writeFileAtomic(t, keyFile, first.KeyPEM)
 	c, err := New(Options{CertFile: certFile, KeyFile: keyFile, CheckInterval: time.Hour})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
 
-	writeFileAtomic(t, certFile, second.certPEM)
-	writeFileAtomic(t, keyFile, second.keyPEM)
+	writeFileAtomic(t, certFile, second.CertPEM)
+	writeFileAtomic(t, keyFile, second.KeyPEM)
 	got, err := c.GetCertificate(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -191,9 +147,9 @@ func TestNewRejectsBadFiles(t *testing.T) {
 	dir := t.TempDir()
 	pair, other := newTestPair(t, 1), newTestPair(t, 2)
 	certFile, keyFile, otherKey := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "other.key")
-	writeFileAtomic(t, certFile, pair.certPEM)
-	writeFileAtomic(t, keyFile, pair.keyPEM)
-	writeFileAtomic(t, otherKey, other.keyPEM)
+	writeFileAtomic(t, certFile, pair.CertPEM)
+	writeFileAtomic(t, keyFile, pair.KeyPEM)
+	writeFileAtomic(t, otherKey, other.KeyPEM)
 
 	tests := []struct {
 		name      string

@@ -1,15 +1,15 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pullcache/pullcache/internal/testproc"
 )
 
 // mirrorContainerd is a containerd daemon with its root, state, sockets
@@ -58,57 +58,14 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
   address = ""
 `, filepath.Join(dir, "root"), filepath.Join(dir, "state"), c.socket, c.socket+".ttrpc", filepath.Join(dir, "debug.sock")))
 
-	logPath := filepath.Join(dir, "containerd.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatalf("create containerd log: %v", err)
-	}
-	defer logFile.Close()
-
 	cmd := exec.Command("containerd", "--config", configPath)
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start containerd: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(stopTimeout):
-			t.Errorf("containerd (pid %d) did not exit within %s of SIGTERM; killing it", cmd.Process.Pid, stopTimeout)
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			output, _ := os.ReadFile(logPath)
-			t.Logf("containerd log:\n%s", tail(string(output), maxLogDump))
-		}
+	runServer(t, "containerd", cmd, filepath.Join(dir, "containerd.log"), testproc.Options{
+		Ready:      func() error { return c.ctr(t, "version").err },
+		Interval:   100 * time.Millisecond,
+		FailOnKill: true,
 	})
-
-	deadline := time.Now().Add(readyTimeout)
-	for {
-		if r := c.ctr(t, "version"); r.err == nil {
-			return c
-		}
-		select {
-		case <-exited:
-			output, _ := os.ReadFile(logPath)
-			t.Fatalf("containerd exited at start:\n%s", output)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("containerd did not answer ctr version within %s", readyTimeout)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return c
 }
 
 // writeHosts writes the hosts.toml of one registry host.
@@ -124,20 +81,8 @@ func (c *mirrorContainerd) writeHosts(t *testing.T, registry, hostsTOML string) 
 // ctr runs ctr against this daemon within toolTimeout.
 func (c *mirrorContainerd) ctr(t *testing.T, args ...string) toolResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
-	defer cancel()
-
-	cmd := exec.CommandContext(ctx, "ctr", append([]string{"--address", c.socket}, args...)...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + c.dir}
-	cmd.WaitDelay = 5 * time.Second
-	var out, errOut strings.Builder
-	cmd.Stdout = &out
-	cmd.Stderr = &errOut
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("ctr timed out after %s: %w", toolTimeout, err)
-	}
-	return toolResult{stdout: out.String(), stderr: errOut.String(), err: err}
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + c.dir}
+	return runCommand(nil, env, "", "ctr", append([]string{"--address", c.socket}, args...)...)
 }
 
 // pull pulls and unpacks ref through the hosts directory.

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -74,11 +73,7 @@ func newCredentialsSetup(t *testing.T, tokenOnOwnHost bool) *credentialsSetup {
 	})
 	s.hub.SeedStandard(0)
 
-	sim, err := awssim.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sim.Close() })
+	sim := awssim.StartTest(t)
 	s.aws = sim
 	s.putToken(hubToken)
 
@@ -124,35 +119,18 @@ func (s *credentialsSetup) startMirror(t *testing.T) (*mirror, string) {
 	m := &mirror{t: t, hubURL: s.hub.URL(), dataDir: t.TempDir(), logDir: s.dir, addr: addr, adminAddr: adminAddr, starts: 1}
 	s.writeConfig(t, addr, adminAddr, m.dataDir)
 
-	logPath := filepath.Join(s.dir, "pullcache-1.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-
-	cmd := exec.Command(pullcacheBinary, "serve", "--config", s.config)
-	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = s.dir, s.env, logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	m.cmd, m.exited = cmd, exited
 	t.Cleanup(func() {
 		m.stop()
 		if t.Failed() {
 			m.dumpLogs()
 		}
 	})
-	if err := m.waitReady(); err != nil {
+	cmd := exec.Command(pullcacheBinary, "serve", "--config", s.config)
+	cmd.Dir, cmd.Env = s.dir, s.env
+	if err := m.launch(cmd, addr, adminAddr); err != nil {
 		t.Fatal(err)
 	}
-	return m, logPath
+	return m, filepath.Join(s.dir, "pullcache-1.log")
 }
 
 // run runs the pullcache binary (or argv0, a link to it) with stdin and

@@ -9,11 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	"github.com/pullcache/pullcache/internal/testproc"
 )
 
 // distRegistryBinary is Debian's build of the distribution registry
@@ -53,70 +53,12 @@ http:
   addr: %s
 `, filepath.Join(dir, "data"), addr))
 
-	logPath := filepath.Join(dir, "registry.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatalf("create registry log: %v", err)
-	}
-	defer logFile.Close()
-
 	cmd := exec.Command(distRegistryBinary, "serve", configPath)
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start docker-registry: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(stopTimeout):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			output, _ := os.ReadFile(logPath)
-			t.Logf("docker-registry log:\n%s", tail(string(output), maxLogDump))
-		}
+	runServer(t, distRegistryBinary, cmd, filepath.Join(dir, "registry.log"), testproc.Options{
+		Ready: testproc.HTTPReady("http://"+addr+"/v2/", http.StatusOK),
 	})
-
-	if err := waitForV2("http://"+addr, exited); err != nil {
-		output, _ := os.ReadFile(logPath)
-		t.Fatalf("docker-registry: %v\nlog:\n%s", err, output)
-	}
 	return r
-}
-
-// waitForV2 polls GET /v2/ on base until it returns 200, the process
-// exits or readyTimeout passes.
-func waitForV2(base string, exited <-chan struct{}) error {
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
-	defer client.CloseIdleConnections()
-
-	deadline := time.Now().Add(readyTimeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return fmt.Errorf("exited before it responded to GET %s/v2/", base)
-		default:
-		}
-		resp, err := client.Get(base + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("GET %s/v2/ did not return 200 within %s", base, readyTimeout)
 }
 
 // pushImage builds a linux/amd64 image with one layer that holds the given

@@ -1,16 +1,15 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pullcache/pullcache/internal/testproc"
 )
 
 // testDockerd is a Docker Engine daemon with its data, run state, trust key
@@ -56,57 +55,15 @@ func startDockerd(t *testing.T, daemonJSON string, args ...string) *testDockerd 
 	flags = append(flags, "--config-file", configPath)
 	flags = append(flags, args...)
 
-	logPath := filepath.Join(dir, "dockerd.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatalf("create dockerd log: %v", err)
-	}
-	defer logFile.Close()
-
 	cmd := exec.Command("dockerd", flags...)
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start dockerd: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(stopTimeout):
-			t.Errorf("dockerd (pid %d) did not exit within %s of SIGTERM; killing it", cmd.Process.Pid, stopTimeout)
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			output, _ := os.ReadFile(logPath)
-			t.Logf("dockerd log:\n%s", tail(string(output), maxLogDump))
-		}
+	runServer(t, "dockerd", cmd, filepath.Join(dir, "dockerd.log"), testproc.Options{
+		Ready:        func() error { return d.docker(t, "version").err },
+		ReadyTimeout: 4 * readyTimeout,
+		Interval:     200 * time.Millisecond,
+		FailOnKill:   true,
 	})
-
-	deadline := time.Now().Add(4 * readyTimeout)
-	for {
-		if r := d.docker(t, "version"); r.err == nil {
-			return d
-		}
-		select {
-		case <-exited:
-			output, _ := os.ReadFile(logPath)
-			t.Fatalf("dockerd exited at start:\n%s", tail(string(output), maxLogDump))
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dockerd did not answer docker version within %s", 4*readyTimeout)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	return d
 }
 
 // sandboxDaemonJSON returns daemonJSON (empty means {}) with dockerd
@@ -131,20 +88,8 @@ func sandboxDaemonJSON(t *testing.T, daemonJSON, keyPath string) string {
 // docker runs the docker client against this daemon within toolTimeout.
 func (d *testDockerd) docker(t *testing.T, args ...string) toolResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
-	defer cancel()
-
-	cmd := exec.CommandContext(ctx, "docker", append([]string{"--host", "unix://" + d.socket}, args...)...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + d.dir, "DOCKER_CONFIG=" + filepath.Join(d.dir, "client")}
-	cmd.WaitDelay = 5 * time.Second
-	var out, errOut strings.Builder
-	cmd.Stdout = &out
-	cmd.Stderr = &errOut
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("docker timed out after %s: %w", toolTimeout, err)
-	}
-	return toolResult{stdout: out.String(), stderr: errOut.String(), err: err}
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + d.dir, "DOCKER_CONFIG=" + filepath.Join(d.dir, "client")}
+	return runCommand(nil, env, "", "docker", append([]string{"--host", "unix://" + d.socket}, args...)...)
 }
 
 // pull pulls ref and returns the repository digest dockerd recorded, such

@@ -1,16 +1,12 @@
 package e2e
 
 import (
-	"context"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // repoRoot is the repository's root as seen from this package's directory,
@@ -194,19 +190,7 @@ func readTestSources(t *testing.T) string {
 // toolTimeout, with env as its whole environment.
 func runDocScript(t *testing.T, env []string, script string) toolResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
-	defer cancel()
-
-	cmd := exec.CommandContext(ctx, "bash", "-c", script)
-	cmd.Env = env
-	cmd.WaitDelay = 5 * time.Second
-	var out, errOut strings.Builder
-	cmd.Stdout = &out
-	cmd.Stderr = &errOut
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("script timed out after %s: %w", toolTimeout, err)
-	}
-	t.Logf("bash -c %q: %s", script, errOrOK(err))
-	return toolResult{stdout: out.String(), stderr: errOut.String(), err: err}
+	result := runCommand(nil, env, "", "bash", "-c", script)
+	t.Logf("bash -c %q: %s", script, errOrOK(result.err))
+	return result
 }

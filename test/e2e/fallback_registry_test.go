@@ -1,84 +1,10 @@
 package e2e
 
 import (
-	"fmt"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/pullcache/pullcache/internal/hubsim"
 )
-
-// startDistribution starts Debian's docker-registry (the distribution
-// registry) on a free loopback port with an empty filesystem store, and
-// stops it at cleanup. It returns the registry's HOST:PORT.
-func startDistribution(t *testing.T) string {
-	t.Helper()
-	dir := t.TempDir()
-	addr, _, err := freeAddrs()
-	if err != nil {
-		t.Fatalf("pick a free port: %v", err)
-	}
-	configPath := filepath.Join(dir, "config.yml")
-	writeFile(t, configPath, fmt.Sprintf(`version: 0.1
-log:
-  level: warn
-storage:
-  filesystem:
-    rootdirectory: %s
-http:
-  addr: %s
-`, filepath.Join(dir, "data"), addr))
-
-	logFile, err := os.Create(filepath.Join(dir, "registry.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	cmd := exec.Command("docker-registry", "serve", configPath)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start docker-registry: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(stopTimeout):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			output, _ := os.ReadFile(filepath.Join(dir, "registry.log"))
-			t.Logf("docker-registry log:\n%s", tail(string(output), maxLogDump))
-		}
-	})
-
-	client := newHTTPClient(t)
-	deadline := time.Now().Add(readyTimeout)
-	for time.Now().Before(deadline) {
-		resp, err := client.Get("http://" + addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return addr
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("docker-registry on %s did not answer GET /v2/ within %s", addr, readyTimeout)
-	return ""
-}
 
 func TestFallbackDistributionRegistry(t *testing.T) {
 	requireTool(t, "crane")
@@ -93,7 +19,7 @@ func TestFallbackDistributionRegistry(t *testing.T) {
 	}
 	t.Cleanup(source.Close)
 	source.SeedStandard(0)
-	registry := startDistribution(t)
+	registry := startDistRegistry(t).addr
 	client := newClientEnv(t)
 	want := hub.std.MultiArch
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pullcache/pullcache/internal/hubsim"
+	"github.com/pullcache/pullcache/internal/testproc"
 )
 
 const (
@@ -167,31 +168,21 @@ func (m *mirror) startOn(addr, adminAddr string, cfg mirrorConfig) error {
 	writeFile(m.t, configPath, m.configYAML(addr, adminAddr, cfg))
 
 	m.starts++
-	logPath := filepath.Join(m.logDir, fmt.Sprintf("pullcache-%d.log", m.starts))
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return fmt.Errorf("create log file: %w", err)
-	}
-	defer logFile.Close()
-
 	cmd := exec.Command(pullcacheBinary, "serve", "--config", configPath)
 	cmd.Dir = m.logDir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + m.logDir}
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	// Linux kills the server when the thread that started it exits, so a
-	// test binary that dies takes its servers with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", pullcacheBinary, err)
-	}
+	return m.launch(cmd, addr, adminAddr)
+}
 
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	m.cmd, m.exited, m.addr, m.adminAddr = cmd, exited, addr, adminAddr
+// launch starts cmd, a pullcache serve listening on addr and adminAddr,
+// with its output in the log of this start, and waits until it answers.
+func (m *mirror) launch(cmd *exec.Cmd, addr, adminAddr string) error {
+	logPath := filepath.Join(m.logDir, fmt.Sprintf("pullcache-%d.log", m.starts))
+	p, err := testproc.Start("pullcache", cmd, logPath)
+	if err != nil {
+		return err
+	}
+	m.cmd, m.exited, m.addr, m.adminAddr = p.Cmd, p.Exited, addr, adminAddr
 
 	if err := m.waitReady(); err != nil {
 		m.stop()

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -10,9 +8,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pullcache/pullcache/internal/testproc"
 )
 
 const (
@@ -69,8 +68,6 @@ type imageContainerd struct {
 	dir     string
 	socket  string
 	logPath string
-	cmd     *exec.Cmd
-	exited  chan struct{}
 }
 
 // startImageContainerd starts containerd and stops it at cleanup.
@@ -82,6 +79,12 @@ func startImageContainerd(t *testing.T) *imageContainerd {
 	if err != nil {
 		t.Fatalf("create containerd directory: %v", err)
 	}
+	// Registered first, so that it runs after containerd has stopped.
+	t.Cleanup(func() {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("remove containerd directory: %v", err)
+		}
+	})
 	c := &imageContainerd{
 		t:       t,
 		dir:     dir,
@@ -105,55 +108,18 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 	configPath := filepath.Join(dir, "config.toml")
 	writeFile(t, configPath, config)
 
-	logFile, err := os.Create(c.logPath)
-	if err != nil {
-		t.Fatalf("create containerd log: %v", err)
-	}
-	defer logFile.Close()
-	c.cmd = exec.Command("containerd", "--config", configPath)
-	c.cmd.Stdout = logFile
-	c.cmd.Stderr = logFile
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := c.cmd.Start(); err != nil {
-		t.Fatalf("start containerd: %v", err)
-	}
-	c.exited = make(chan struct{})
-	go func() {
-		c.cmd.Wait()
-		close(c.exited)
-	}()
-	t.Cleanup(c.stop)
-
-	deadline := time.Now().Add(imageContainerdStartTimeout)
-	for {
-		if result := c.ctr("version"); result.err == nil {
-			return c
-		}
-		select {
-		case <-c.exited:
-			t.Fatalf("containerd exited at start-up (%s); log:\n%s", c.cmd.ProcessState, c.log())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("containerd did not answer on %s within %s; log:\n%s", c.socket, imageContainerdStartTimeout, c.log())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	runServer(t, "containerd", exec.Command("containerd", "--config", configPath), c.logPath, testproc.Options{
+		Ready:        func() error { return c.ctr("version").err },
+		ReadyTimeout: imageContainerdStartTimeout,
+		Interval:     100 * time.Millisecond,
+		FailOnKill:   true,
+	})
+	return c
 }
 
 // ctr runs ctr against this daemon and namespace to completion.
 func (c *imageContainerd) ctr(args ...string) toolResult {
-	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "ctr", c.ctrArgs(args...)...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout = &out
-	cmd.Stderr = &errOut
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("ctr timed out after %s: %w", toolTimeout, err)
-	}
-	return toolResult{stdout: out.String(), stderr: errOut.String(), err: err}
+	return runCommand(nil, nil, "", "ctr", c.ctrArgs(args...)...)
 }
 
 func (c *imageContainerd) ctrArgs(args ...string) []string {
@@ -196,31 +162,4 @@ func (c *imageContainerd) removeContainer(id string) {
 	c.ctr("tasks", "kill", "--signal", "SIGKILL", id)
 	c.ctr("tasks", "delete", "--force", id)
 	c.ctr("containers", "delete", id)
-}
-
-func (c *imageContainerd) log() string {
-	data, err := os.ReadFile(c.logPath)
-	if err != nil {
-		return err.Error()
-	}
-	return tail(string(data), maxLogDump)
-}
-
-// stop stops the daemon with SIGTERM, or SIGKILL after stopTimeout, and
-// removes its directory.
-func (c *imageContainerd) stop() {
-	c.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-c.exited:
-	case <-time.After(stopTimeout):
-		c.t.Errorf("containerd (pid %d) did not exit within %s of SIGTERM; killing it", c.cmd.Process.Pid, stopTimeout)
-		c.cmd.Process.Signal(syscall.SIGKILL)
-		<-c.exited
-	}
-	if c.t.Failed() {
-		c.t.Logf("containerd log:\n%s", c.log())
-	}
-	if err := os.RemoveAll(c.dir); err != nil {
-		c.t.Errorf("remove containerd directory: %v", err)
-	}
 }

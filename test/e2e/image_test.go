@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pullcache/pullcache/internal/testproc"
 )
 
 const (
@@ -174,25 +176,12 @@ type imageContainer struct {
 func runImageContainer(t *testing.T, ctd *imageContainerd, configPath string) *imageContainer {
 	t.Helper()
 	c := &imageContainer{ctd: ctd, logPath: filepath.Join(t.TempDir(), "container.log")}
-	logFile, err := os.Create(c.logPath)
+	mount := "type=bind,src=" + configPath + ",dst=/etc/pullcache/config.yaml,options=rbind:ro"
+	p, err := testproc.Start("ctr run", exec.Command("ctr", ctd.ctrArgs("run", "--rm", "--net-host", "--mount", mount, imageRef, imageContainerID)...), c.logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer logFile.Close()
-
-	mount := "type=bind,src=" + configPath + ",dst=/etc/pullcache/config.yaml,options=rbind:ro"
-	c.cmd = exec.Command("ctr", ctd.ctrArgs("run", "--rm", "--net-host", "--mount", mount, imageRef, imageContainerID)...)
-	c.cmd.Stdout = logFile
-	c.cmd.Stderr = logFile
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := c.cmd.Start(); err != nil {
-		t.Fatalf("start ctr run: %v", err)
-	}
-	c.exited = make(chan struct{})
-	go func() {
-		c.cmd.Wait()
-		close(c.exited)
-	}()
+	c.cmd, c.exited = p.Cmd, p.Exited
 	t.Cleanup(func() {
 		select {
 		case <-c.exited:

@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,23 +59,10 @@ func newPodmanEnv(t *testing.T, registriesConf string) *podmanEnv {
 // run runs podman within toolTimeout.
 func (p *podmanEnv) run(t *testing.T, args ...string) toolResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
-	defer cancel()
-
-	cmd := exec.CommandContext(ctx, "podman", args...)
-	cmd.Env = p.env
-	cmd.Dir = p.dir
-	cmd.WaitDelay = 5 * time.Second
-	var out, errOut strings.Builder
-	cmd.Stdout = &out
-	cmd.Stderr = &errOut
 	start := time.Now()
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("podman timed out after %s: %w", toolTimeout, err)
-	}
-	t.Logf("podman %s: %s in %s", strings.Join(args, " "), errOrOK(err), time.Since(start).Round(time.Millisecond))
-	return toolResult{stdout: out.String(), stderr: errOut.String(), err: err}
+	result := runCommand(nil, p.env, p.dir, "podman", args...)
+	t.Logf("podman %s: %s in %s", strings.Join(args, " "), errOrOK(result.err), time.Since(start).Round(time.Millisecond))
+	return result
 }
 
 // pullAndCheck pulls ref and checks the manifest digest podman stored.

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/pullcache/pullcache/internal/storage/s3/s3test"
@@ -86,13 +85,6 @@ upstreams:
     default: true
 `, addr, adminAddr, bucket.bucket, bucketPrefix, s3test.Region, bucket.gw.Endpoint, cfg.redirect, m.hubURL))
 
-	logPath := filepath.Join(m.logDir, fmt.Sprintf("pullcache-%d.log", m.starts))
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return fmt.Errorf("create log file: %w", err)
-	}
-	defer logFile.Close()
-
 	cmd := exec.Command(pullcacheBinary, "serve", "--config", configPath)
 	cmd.Dir = m.logDir
 	// The AWS SDK's default chain finds the static keys in the
@@ -105,23 +97,5 @@ upstreams:
 		"AWS_SECRET_ACCESS_KEY=" + s3test.SecretKey,
 		"AWS_EC2_METADATA_DISABLED=true",
 	}
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", pullcacheBinary, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	m.cmd, m.exited, m.addr, m.adminAddr = cmd, exited, addr, adminAddr
-
-	if err := m.waitReady(); err != nil {
-		m.stop()
-		output, _ := os.ReadFile(logPath)
-		return fmt.Errorf("%w\nlog:\n%s", err, output)
-	}
-	return nil
+	return m.launch(cmd, addr, adminAddr)
 }

@@ -2,26 +2,22 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pullcache/pullcache/internal/testcert"
+	"github.com/pullcache/pullcache/internal/testproc"
 )
 
 // tlsMirrorIP is the loopback address of the TLS mirror. crane (like
@@ -33,41 +29,16 @@ const tlsMirrorIP = "127.0.0.5"
 // its key, and returns the certificate in PEM.
 func writeCertificate(t *testing.T, certFile, keyFile string, serial int64) []byte {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatalf("generate key: %v", err)
-	}
-
-	template := &x509.Certificate{
-		SerialNumber:          big.NewInt(serial),
-		Subject:               pkix.Name{CommonName: "pullcache e2e"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		IPAddresses:           []net.IP{net.ParseIP(tlsMirrorIP)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, template, template, &key.PublicKey, key)
-	if err != nil {
-		t.Fatalf("create certificate: %v", err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatalf("marshal key: %v", err)
-	}
-
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	pair := testcert.New(t, serial, net.ParseIP(tlsMirrorIP))
 	// Write each file under a new name and rename it into place, as
 	// certificate renewers do.
-	for path, data := range map[string][]byte{certFile: certPEM, keyFile: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})} {
+	for path, data := range map[string][]byte{certFile: pair.CertPEM, keyFile: pair.KeyPEM} {
 		writeFile(t, path+".new", string(data))
 		if err := os.Rename(path+".new", path); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return certPEM
+	return pair.CertPEM
 }
 
 // tlsMirror is a pullcache process serving both ports over TLS, with
@@ -109,36 +80,10 @@ upstreams:
     url: %s
 `, m.addr, m.adminAddr, filepath.Join(dir, "data"), htpasswd, m.certFile, m.keyFile, hub.URL()))
 
-	logFile, err := os.Create(filepath.Join(dir, "pullcache.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
 	cmd := exec.Command(pullcacheBinary, "serve", "--config", config)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start pullcache: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(stopTimeout):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			output, _ := os.ReadFile(logFile.Name())
-			t.Logf("pullcache log:\n%s", tail(string(output), maxLogDump))
-		}
-	})
+	// servedSerial below waits for the TLS port and checks what it serves.
+	runServer(t, "pullcache", cmd, filepath.Join(dir, "pullcache.log"), testproc.Options{})
 
 	if serial := m.servedSerial(t, certPEM); serial != 1 {
 		t.Fatalf("served certificate serial %d, want 1", serial)
@@ -258,14 +203,7 @@ type craneTLS struct {
 
 func (c *craneTLS) run(t *testing.T, args ...string) toolResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "crane", args...)
-	cmd.Env = append(c.env.environ(), "SSL_CERT_FILE="+c.caFile)
-	cmd.Dir = c.env.home
-	var out, errOut strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	t.Logf("crane %s: %v", strings.Join(args, " "), errOrOK(err))
-	return toolResult{stdout: out.String(), stderr: errOut.String(), err: err}
+	result := runCommand(nil, append(c.env.environ(), "SSL_CERT_FILE="+c.caFile), c.env.home, "crane", args...)
+	t.Logf("crane %s: %v", strings.Join(args, " "), errOrOK(result.err))
+	return result
 }

@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -86,27 +84,10 @@ func (r toolResult) failure() string {
 // nil, receives the client's standard output instead of the result.
 func (e *clientEnv) run(t *testing.T, stdout io.Writer, name string, args ...string) toolResult {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), toolTimeout)
-	defer cancel()
-
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = e.environ()
-	cmd.Dir = e.home
-	cmd.WaitDelay = 5 * time.Second
-	var out, errOut bytes.Buffer
-	cmd.Stdout = &out
-	if stdout != nil {
-		cmd.Stdout = stdout
-	}
-	cmd.Stderr = &errOut
-
 	start := time.Now()
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		err = fmt.Errorf("%s timed out after %s: %w", name, toolTimeout, err)
-	}
-	t.Logf("%s %s: %v in %s", name, strings.Join(args, " "), errOrOK(err), time.Since(start).Round(time.Millisecond))
-	return toolResult{stdout: out.String(), stderr: errOut.String(), err: err}
+	result := runCommand(stdout, e.environ(), e.home, name, args...)
+	t.Logf("%s %s: %v in %s", name, strings.Join(args, " "), errOrOK(result.err), time.Since(start).Round(time.Millisecond))
+	return result
 }
 
 // crane runs crane with args.

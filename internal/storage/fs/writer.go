@@ -27,18 +27,8 @@ func (f *FS) Create(ctx context.Context, key string) (storage.Writer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", key, err)
 	}
-	return &writer{store: f, key: key, path: path, file: file}, nil
+	return &writer{store: f, key: key, path: path, file: file, state: storage.NewWriterState(key)}, nil
 }
-
-// writerState is the stage of a writer's life.
-type writerState int
-
-const (
-	writing writerState = iota
-	committed
-	// closed means aborted, or a Commit that failed and removed its file.
-	closed
-)
 
 // writer is a storage.Writer backed by a temporary file.
 type writer struct {
@@ -48,28 +38,13 @@ type writer struct {
 
 	mu    sync.Mutex // serializes Abort from another goroutine with Write
 	file  *os.File
-	state writerState
-	// err is the first write error. It sticks, so that Commit cannot make
-	// an object out of the bytes written before the failure.
-	err error
+	state storage.WriterState
 }
 
 func (w *writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-
-	if err := w.usable("write"); err != nil {
-		return 0, err
-	}
-	if w.err != nil {
-		return 0, w.err
-	}
-	n, err := w.file.Write(p)
-	if err != nil {
-		w.err = fmt.Errorf("write %s: %w", w.key, err)
-		return n, w.err
-	}
-	return n, nil
+	return w.state.Write(p, w.file.Write)
 }
 
 // Commit flushes the file to disk, renames it into place and flushes the
@@ -79,23 +54,15 @@ func (w *writer) Commit(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 
-	if err := w.usable("commit"); err != nil {
+	if err := w.state.BeginCommit(ctx, w.discard); err != nil {
 		return err
-	}
-	if w.err != nil {
-		w.discard()
-		return fmt.Errorf("commit %s after a failed write: %w", w.key, w.err)
-	}
-	if err := ctx.Err(); err != nil {
-		w.discard()
-		return fmt.Errorf("commit %s: %w", w.key, err)
 	}
 
 	if err := w.publish(); err != nil {
 		w.discard()
 		return fmt.Errorf("commit %s: %w", w.key, err)
 	}
-	w.state = committed
+	w.state.SetCommitted()
 	return nil
 }
 
@@ -105,22 +72,10 @@ func (w *writer) Abort() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 
-	if w.state != writing {
+	if !w.state.Writing() {
 		return nil
 	}
 	return w.discard()
-}
-
-// usable returns an error when the writer has already been committed or
-// aborted.
-func (w *writer) usable(op string) error {
-	switch w.state {
-	case committed:
-		return fmt.Errorf("%s %s: writer already committed", op, w.key)
-	case closed:
-		return fmt.Errorf("%s %s: writer already aborted", op, w.key)
-	}
-	return nil
 }
 
 // publish makes the temporary file the object under w.path.
@@ -149,7 +104,7 @@ func (w *writer) publish() error {
 
 // discard closes and removes the temporary file and marks the writer closed.
 func (w *writer) discard() error {
-	w.state = closed
+	w.state.SetClosed()
 
 	closeErr := w.file.Close()
 	if errors.Is(closeErr, os.ErrClosed) {

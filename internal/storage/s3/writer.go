@@ -33,7 +33,7 @@ func (s *Store) Create(ctx context.Context, key string) (storage.Writer, error) 
 	// Commit whose context ends cancel it.
 	uploadCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	pr, pw := io.Pipe()
-	w := &writer{key: key, pipe: pw, cancel: cancel, done: make(chan struct{})}
+	w := &writer{key: key, pipe: pw, cancel: cancel, done: make(chan struct{}), state: storage.NewWriterState(key)}
 
 	go func() {
 		defer close(w.done)
@@ -58,15 +58,6 @@ func (s *Store) Create(ctx context.Context, key string) (storage.Writer, error) 
 // it; any other result is a failure.
 var errUploadEnded = errors.New("upload completed")
 
-// writerState is the stage of a writer's life.
-type writerState int
-
-const (
-	writing writerState = iota
-	committed
-	closed // aborted, or a failed Commit
-)
-
 // writer is a storage.Writer that streams into an S3 upload.
 type writer struct {
 	key    string
@@ -76,28 +67,13 @@ type writer struct {
 	result error         // set before done is closed
 
 	mu    sync.Mutex // serializes Abort from another goroutine with Write
-	state writerState
-	// err is the first write error. It sticks, so that Commit cannot make
-	// an object out of the bytes written before the failure.
-	err error
+	state storage.WriterState
 }
 
 func (w *writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-
-	if err := w.usable("write"); err != nil {
-		return 0, err
-	}
-	if w.err != nil {
-		return 0, w.err
-	}
-	n, err := w.pipe.Write(p)
-	if err != nil {
-		w.err = fmt.Errorf("write %s: %w", w.key, err)
-		return n, w.err
-	}
-	return n, nil
+	return w.state.Write(p, w.pipe.Write)
 }
 
 // Commit ends the input and waits for the upload to complete, which is the
@@ -106,16 +82,8 @@ func (w *writer) Commit(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 
-	if err := w.usable("commit"); err != nil {
+	if err := w.state.BeginCommit(ctx, w.discard); err != nil {
 		return err
-	}
-	if w.err != nil {
-		w.discard()
-		return fmt.Errorf("commit %s after a failed write: %w", w.key, w.err)
-	}
-	if err := ctx.Err(); err != nil {
-		w.discard()
-		return fmt.Errorf("commit %s: %w", w.key, err)
 	}
 
 	w.pipe.Close()
@@ -126,10 +94,10 @@ func (w *writer) Commit(ctx context.Context) error {
 		<-w.done
 	}
 	if !errors.Is(w.result, errUploadEnded) {
-		w.state = closed
+		w.state.SetClosed()
 		return fmt.Errorf("commit %s: %w", w.key, w.result)
 	}
-	w.state = committed
+	w.state.SetCommitted()
 	return nil
 }
 
@@ -145,7 +113,7 @@ func (w *writer) Abort() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 
-	if w.state != writing {
+	if !w.state.Writing() {
 		return nil
 	}
 	return w.discard()
@@ -154,7 +122,7 @@ func (w *writer) Abort() error {
 // discard aborts the upload, waits for it to end and marks the writer
 // closed.
 func (w *writer) discard() error {
-	w.state = closed
+	w.state.SetClosed()
 	w.pipe.CloseWithError(errAborted)
 	// Requests in flight are canceled; the transfer manager still aborts
 	// the multipart upload, with a context of its own.
@@ -167,17 +135,5 @@ func (w *writer) discard() error {
 	// Any other result is an upload that failed on its own, which leaves
 	// nothing visible either. If the abort request itself failed, the parts
 	// stay in the bucket until a start-up aborts them a day later.
-	return nil
-}
-
-// usable returns an error when the writer has already been committed or
-// aborted.
-func (w *writer) usable(op string) error {
-	switch w.state {
-	case committed:
-		return fmt.Errorf("%s %s: writer already committed", op, w.key)
-	case closed:
-		return fmt.Errorf("%s %s: writer already aborted", op, w.key)
-	}
 	return nil
 }

@@ -4,21 +4,20 @@ package s3test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/pullcache/pullcache/internal/testproc"
 )
 
 // Static credentials of the gateway's root account. They protect nothing:
@@ -69,44 +68,17 @@ func Start(t testing.TB) *Gateway {
 		t.Fatalf("pick a free port: %v", err)
 	}
 
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatalf("create versitygw log: %v", err)
-	}
-	defer logFile.Close()
 	cmd := exec.Command(binary, "--port", addr, "--access", AccessKey, "--secret", SecretKey,
 		"--region", Region, "--quiet", "posix", dir)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir}
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start versitygw: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			output, _ := os.ReadFile(logPath)
-			t.Logf("versitygw log:\n%s", output)
-		}
-	})
-
 	g := &Gateway{Endpoint: "http://" + addr, Dir: dir}
-	if err := g.waitReady(exited); err != nil {
-		output, _ := os.ReadFile(logPath)
-		t.Fatalf("versitygw: %v\nlog:\n%s", err, output)
-	}
+	// An unsigned request gets 403 once the gateway is up.
+	testproc.Run(t, "versitygw", cmd, logPath, testproc.Options{
+		Ready:        testproc.HTTPReady(g.Endpoint + "/"),
+		ReadyTimeout: readyTimeout,
+		Interval:     50 * time.Millisecond,
+		StopTimeout:  5 * time.Second,
+	})
 	return g
 }
 
@@ -164,28 +136,6 @@ func bucketName(testName string) string {
 		name = name[len(name)-40:]
 	}
 	return fmt.Sprintf("t-%s-%d", strings.Trim(name, "-"), time.Now().UnixNano()%1_000_000_000)
-}
-
-func (g *Gateway) waitReady(exited <-chan struct{}) error {
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{Proxy: nil}}
-	defer client.CloseIdleConnections()
-
-	deadline := time.Now().Add(readyTimeout)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return errors.New("exited before it responded")
-		default:
-		}
-		// An unsigned request gets 403 once the gateway is up.
-		resp, err := client.Get(g.Endpoint + "/")
-		if err == nil {
-			resp.Body.Close()
-			return nil
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return fmt.Errorf("no response from %s within %s", g.Endpoint, readyTimeout)
 }
 
 func freeAddr() (string, error) {
