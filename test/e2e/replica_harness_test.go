@@ -35,6 +35,9 @@ func (b *sharedBucket) objectPath(key string) string {
 // replicaConfig is the part of a replica's configuration a test chooses.
 type replicaConfig struct {
 	redirect bool
+	// cacheYAML, when set, is a whole cache section added to the
+	// configuration.
+	cacheYAML string
 }
 
 // startReplica starts a pullcache whose store is the shared bucket and
@@ -79,11 +82,11 @@ storage:
     endpoint: %s
     path_style: true
     redirect: %t
-upstreams:
+%supstreams:
   - name: docker.io
     url: %s
     default: true
-`, addr, adminAddr, bucket.bucket, bucketPrefix, s3test.Region, bucket.gw.Endpoint, cfg.redirect, m.hubURL))
+`, addr, adminAddr, bucket.bucket, bucketPrefix, s3test.Region, bucket.gw.Endpoint, cfg.redirect, cfg.cacheYAML, m.hubURL))
 
 	cmd := exec.Command(pullcacheBinary, "serve", "--config", configPath)
 	cmd.Dir = m.logDir

@@ -4,17 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-
-	"github.com/pullcache/pullcache/internal/storage/s3/s3test"
 )
 
 // TestReplicasKeepBucketUnderMaxSize pulls images alternately through two
@@ -35,7 +31,7 @@ func TestReplicasKeepBucketUnderMaxSize(t *testing.T) {
 	}
 	bucket := startSharedBucket(t)
 	cacheYAML := "cache:\n  max_size: 400KiB\n  gc_grace: 0s\n"
-	replicas := []*mirror{startCachingReplica(t, hub, bucket, cacheYAML), startCachingReplica(t, hub, bucket, cacheYAML)}
+	replicas := []*mirror{startReplica(t, hub, bucket, replicaConfig{cacheYAML: cacheYAML}), startReplica(t, hub, bucket, replicaConfig{cacheYAML: cacheYAML})}
 
 	// a through A, b through B, c through A, d through B: each replica on
 	// its own commits only part of what fills the bucket.
@@ -144,90 +140,4 @@ func checkImageWhole(t *testing.T, bucket *sharedBucket, img lruImage) bool {
 func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
-}
-
-// startCachingReplica starts a replica on the shared bucket, as
-// startReplica does, with cacheYAML (a whole cache section) added to its
-// configuration.
-func startCachingReplica(t *testing.T, hub *testHub, bucket *sharedBucket, cacheYAML string) *mirror {
-	t.Helper()
-	m := &mirror{t: t, hubURL: hub.URL(), logDir: t.TempDir()}
-	t.Cleanup(func() {
-		m.stop()
-		if t.Failed() {
-			m.dumpLogs()
-		}
-	})
-
-	var lastErr error
-	for range startAttempts {
-		addr, adminAddr, err := freeAddrs()
-		if err != nil {
-			t.Fatalf("pick free ports: %v", err)
-		}
-		if lastErr = startCachingReplicaOn(m, bucket, addr, adminAddr, cacheYAML); lastErr == nil {
-			return m
-		}
-		if !strings.Contains(lastErr.Error(), "address already in use") {
-			break
-		}
-	}
-	t.Fatalf("start pullcache replica: %v", lastErr)
-	return nil
-}
-
-func startCachingReplicaOn(m *mirror, bucket *sharedBucket, addr, adminAddr, cacheYAML string) error {
-	m.starts++
-	configPath := filepath.Join(m.logDir, fmt.Sprintf("pullcache-%d.yaml", m.starts))
-	writeFile(m.t, configPath, fmt.Sprintf(`listen: %s
-admin_listen: %s
-storage:
-  s3:
-    bucket: %s
-    prefix: %s
-    region: %s
-    endpoint: %s
-    path_style: true
-%supstreams:
-  - name: docker.io
-    url: %s
-    default: true
-`, addr, adminAddr, bucket.bucket, bucketPrefix, s3test.Region, bucket.gw.Endpoint, cacheYAML, m.hubURL))
-
-	logPath := filepath.Join(m.logDir, fmt.Sprintf("pullcache-%d.log", m.starts))
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		return fmt.Errorf("create log file: %w", err)
-	}
-	defer logFile.Close()
-
-	cmd := exec.Command(pullcacheBinary, "serve", "--config", configPath)
-	cmd.Dir = m.logDir
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		"HOME=" + m.logDir,
-		"TMPDIR=" + m.logDir,
-		"AWS_ACCESS_KEY_ID=" + s3test.AccessKey,
-		"AWS_SECRET_ACCESS_KEY=" + s3test.SecretKey,
-		"AWS_EC2_METADATA_DISABLED=true",
-	}
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("start %s: %w", pullcacheBinary, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	m.cmd, m.exited, m.addr, m.adminAddr = cmd, exited, addr, adminAddr
-
-	if err := m.waitReady(); err != nil {
-		m.stop()
-		output, _ := os.ReadFile(logPath)
-		return fmt.Errorf("%w\nlog:\n%s", err, output)
-	}
-	return nil
 }
