@@ -73,7 +73,8 @@ certificates trusted in addition to the system's.`,
 	return cmd
 }
 
-// healthTarget is where a health check goes and how it trusts the server.
+// healthTarget is the admin URL a health check requests and the
+// certificate file it trusts in addition.
 type healthTarget struct {
 	base *url.URL
 	// certFile is the configured tls.cert, empty without --config or tls.
