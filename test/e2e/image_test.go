@@ -104,7 +104,7 @@ func writeHostsExample(t *testing.T, mirrorURL, serverURL string) string {
 	}
 	hosts := string(data)
 	for old, replacement := range map[string]string{
-		`server = "https://registry-1.docker.io"`:         `server = "` + serverURL + `"`,
+		`server = "https://registry-1.docker.io"`: `server = "` + serverURL + `"`,
 		`[host."http://pullcache.internal:5000"]`: `[host."` + mirrorURL + `"]`,
 	} {
 		if strings.Count(hosts, old) != 1 {
