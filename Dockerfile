@@ -42,5 +42,5 @@ EXPOSE 5000 9090
 VOLUME ["/var/lib/pullcache"]
 STOPSIGNAL SIGTERM
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["/usr/bin/pullcache", "healthcheck"]
+    CMD ["/usr/bin/pullcache", "healthcheck", "--config", "/etc/pullcache/config.yaml"]
 ENTRYPOINT ["/usr/bin/pullcache", "serve", "--config", "/etc/pullcache/config.yaml"]

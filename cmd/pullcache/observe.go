@@ -58,6 +58,7 @@ func (o *observability) mount(ctx context.Context, a *admin.Handler, store stora
 	o.status = status.New(status.Options{
 		Metrics:     o.metrics,
 		Store:       store,
+		Shared:      cfg.Storage.S3 != nil,
 		Upstreams:   names,
 		Recent:      o.recent,
 		StoreWrites: a.StoreWrites,

@@ -13,7 +13,8 @@ import (
 	"github.com/pullcache/pullcache/internal/storage"
 )
 
-// HistoryKey is the store key of the status history.
+// HistoryKey is the store key of the status history on a store that one
+// process owns, such as the filesystem store.
 const HistoryKey = "status/history.json"
 
 // HistorySpan is how far back the history goes.
@@ -58,14 +59,18 @@ type upstreamHistory struct {
 // history is the sampled state of every upstream over the last
 // HistorySpan, and the running totals of the runs before this one.
 type history struct {
-	mu   sync.Mutex
+	mu sync.Mutex
+	// key is the store key of the stored history. An empty key keeps the history
+	// in memory only.
+	key  string
 	file historyFile
 	// base is the running totals at start-up; this run's counters add to it.
 	base map[string]Totals
 }
 
-func newHistory(now time.Time) *history {
+func newHistory(now time.Time, key string) *history {
 	return &history{
+		key:  key,
 		file: historyFile{Version: 1, Since: now, Upstreams: map[string]*upstreamHistory{}},
 		base: map[string]Totals{},
 	}
@@ -73,25 +78,28 @@ func newHistory(now time.Time) *history {
 
 // load reads the stored history. A missing one is not an error.
 func (h *history) load(ctx context.Context, store storage.Store) error {
-	r, _, err := store.Open(ctx, HistoryKey, 0)
+	if h.key == "" {
+		return nil
+	}
+	r, _, err := store.Open(ctx, h.key, 0)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("read %s: %w", HistoryKey, err)
+		return fmt.Errorf("read %s: %w", h.key, err)
 	}
 	defer r.Close()
 	data, err := io.ReadAll(io.LimitReader(r, maxHistoryBytes))
 	if err != nil {
-		return fmt.Errorf("read %s: %w", HistoryKey, err)
+		return fmt.Errorf("read %s: %w", h.key, err)
 	}
 
 	var file historyFile
 	if err := json.Unmarshal(data, &file); err != nil {
-		return fmt.Errorf("parse %s: %w", HistoryKey, err)
+		return fmt.Errorf("parse %s: %w", h.key, err)
 	}
 	if file.Version != 1 {
-		return fmt.Errorf("parse %s: unknown version %d", HistoryKey, file.Version)
+		return fmt.Errorf("parse %s: unknown version %d", h.key, file.Version)
 	}
 
 	h.mu.Lock()
@@ -109,6 +117,9 @@ func (h *history) load(ctx context.Context, store storage.Store) error {
 
 // save writes the history to the store, replacing the stored one.
 func (h *history) save(ctx context.Context, store storage.Store) error {
+	if h.key == "" {
+		return nil
+	}
 	h.mu.Lock()
 	data, err := json.Marshal(h.file)
 	h.mu.Unlock()
@@ -116,16 +127,16 @@ func (h *history) save(ctx context.Context, store storage.Store) error {
 		return fmt.Errorf("encode status history: %w", err)
 	}
 
-	w, err := store.Create(ctx, HistoryKey)
+	w, err := store.Create(ctx, h.key)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", HistoryKey, err)
+		return fmt.Errorf("write %s: %w", h.key, err)
 	}
 	defer w.Abort()
 	if _, err := io.Copy(w, bytes.NewReader(data)); err != nil {
-		return fmt.Errorf("write %s: %w", HistoryKey, err)
+		return fmt.Errorf("write %s: %w", h.key, err)
 	}
 	if err := w.Commit(ctx); err != nil {
-		return fmt.Errorf("write %s: %w", HistoryKey, err)
+		return fmt.Errorf("write %s: %w", h.key, err)
 	}
 	return nil
 }

@@ -11,6 +11,9 @@ import (
 type Report struct {
 	GeneratedAt time.Time `json:"generated_at"`
 	Version     string    `json:"version"`
+	// Replica is this process's name on a store that several replicas
+	// share; the totals and history are this replica's only.
+	Replica string `json:"replica,omitempty"`
 	// Started is when this process started; Since is when the history
 	// began, which may be an earlier run.
 	Started time.Time `json:"started"`
@@ -91,6 +94,7 @@ func (s *Status) Report() (Report, error) {
 	r := Report{
 		GeneratedAt:  now,
 		Version:      s.o.Version,
+		Replica:      s.o.Replica,
 		Started:      s.started,
 		Since:        s.history.since(),
 		HitRatio:     sum.HitRatio,

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/pullcache/pullcache/internal/admin"
@@ -29,6 +30,13 @@ const DefaultRefresh = 30 * time.Second
 type Options struct {
 	Metrics *metrics.Metrics
 	Store   storage.Store
+	// Shared is true when several replicas share Store, as on S3. Each
+	// replica then keeps its own history under ReplicaHistoryKey, so its
+	// page shows its own pulls only. Otherwise the history is at HistoryKey.
+	Shared bool
+	// Replica names this process on a shared store; empty means the host
+	// name, which in Kubernetes is the pod name.
+	Replica string
 	// Upstreams lists the configured upstream names in configuration order.
 	Upstreams []string
 	// Recent holds the latest warnings and errors; nil shows none.
@@ -47,6 +55,8 @@ type Status struct {
 	o       Options
 	history *history
 	started time.Time
+	// keyErr is why a shared store's history is kept in memory only.
+	keyErr error
 }
 
 // New returns a Status with an empty history; call Load to read the
@@ -62,11 +72,34 @@ func New(o Options) *Status {
 		o.Refresh = DefaultRefresh
 	}
 	now := o.Clock()
-	return &Status{o: o, history: newHistory(now), started: now}
+	key, keyErr := historyKey(&o)
+	return &Status{o: o, history: newHistory(now, key), started: now, keyErr: keyErr}
 }
 
-// Load reads the history kept in the store by earlier runs.
+// historyKey returns the store key of this process's history and fills in
+// o.Replica on a shared store. It returns an empty key and an error when
+// a shared store's replica has no usable name.
+func historyKey(o *Options) (string, error) {
+	if !o.Shared {
+		return HistoryKey, nil
+	}
+	if o.Replica == "" {
+		name, err := os.Hostname()
+		if err != nil {
+			return "", fmt.Errorf("name this replica's status history: %w", err)
+		}
+		o.Replica = name
+	}
+	return ReplicaHistoryKey(o.Replica)
+}
+
+// Load reads the history kept in the store by earlier runs. On a shared
+// store without a usable replica name it returns an error, and the
+// history is then kept in memory only.
 func (s *Status) Load(ctx context.Context) error {
+	if s.keyErr != nil {
+		return fmt.Errorf("status history kept in memory only: %w", s.keyErr)
+	}
 	return s.history.load(ctx, s.o.Store)
 }
 

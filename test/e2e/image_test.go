@@ -68,7 +68,7 @@ func TestImageServesPullsInContainerd(t *testing.T) {
 
 	checkProcessUser(t, pid, "65532")
 	// The image's Docker HEALTHCHECK runs this command inside the container.
-	ctd.mustCtr("tasks", "exec", "--exec-id", "healthcheck", imageContainerID, "/usr/bin/pullcache", "healthcheck")
+	ctd.mustCtr("tasks", "exec", "--exec-id", "healthcheck", imageContainerID, "/usr/bin/pullcache", "healthcheck", "--config", "/etc/pullcache/config.yaml")
 
 	client := newClientEnv(t)
 	layout := client.cranePull(t, imageRegistryAddr+"/"+hub.std.MultiArch.Repo+":"+hub.std.MultiArch.Tag)
@@ -106,8 +106,8 @@ func writeHostsExample(t *testing.T, mirrorURL, serverURL string) string {
 	}
 	hosts := string(data)
 	for old, replacement := range map[string]string{
-		`server = "https://registry-1.docker.io"`:         `server = "` + serverURL + `"`,
-		`[host."http://pullcache.example.internal:5000"]`: `[host."` + mirrorURL + `"]`,
+		`server = "https://registry-1.docker.io"`: `server = "` + serverURL + `"`,
+		`[host."http://pullcache.internal:5000"]`: `[host."` + mirrorURL + `"]`,
 	} {
 		if strings.Count(hosts, old) != 1 {
 			t.Fatalf("the hosts.toml example does not contain %q once", old)

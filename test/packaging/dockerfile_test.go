@@ -35,7 +35,7 @@ func TestDockerfileMatchesImagebuild(t *testing.T) {
 		"VOLUME":      `["/var/lib/pullcache"]`,
 		"STOPSIGNAL":  "SIGTERM",
 		"ENTRYPOINT":  `["/usr/bin/pullcache", "serve", "--config", "/etc/pullcache/config.yaml"]`,
-		"HEALTHCHECK": `--interval=30s --timeout=5s --start-period=10s --retries=3 CMD ["/usr/bin/pullcache", "healthcheck"]`,
+		"HEALTHCHECK": `--interval=30s --timeout=5s --start-period=10s --retries=3 CMD ["/usr/bin/pullcache", "healthcheck", "--config", "/etc/pullcache/config.yaml"]`,
 	}
 	for keyword, value := range want {
 		if instructions[keyword] != value {

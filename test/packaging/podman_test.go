@@ -82,9 +82,9 @@ func TestImageConfigReadByPodman(t *testing.T) {
 	if img.Architecture != runtime.GOARCH {
 		t.Errorf("architecture = %s, want %s", img.Architecture, runtime.GOARCH)
 	}
-	if hc := img.HealthCheck; hc == nil || !slices.Equal(hc.Test, []string{"CMD", "/usr/bin/pullcache", "healthcheck"}) ||
+	if hc := img.HealthCheck; hc == nil || !slices.Equal(hc.Test, []string{"CMD", "/usr/bin/pullcache", "healthcheck", "--config", "/etc/pullcache/config.yaml"}) ||
 		hc.Interval != 30*time.Second || hc.Timeout != 5*time.Second || hc.Retries != 3 {
-		t.Errorf("health check = %+v, want CMD /usr/bin/pullcache healthcheck every 30s, 5s timeout, 3 retries", hc)
+		t.Errorf("health check = %+v, want CMD /usr/bin/pullcache healthcheck --config /etc/pullcache/config.yaml every 30s, 5s timeout, 3 retries", hc)
 	}
 	c := img.Config
 	if c.User != "65532:65532" {

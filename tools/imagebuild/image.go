@@ -122,8 +122,10 @@ func runtimeConfig(opts Options) v1.Config {
 		Labels:       labels(opts),
 		// Docker runs this; containerd and Kubernetes ignore it and use
 		// their own probes (deploy/kubernetes has exec and HTTP examples).
+		// It reads the configuration serve reads, so that it follows
+		// admin_listen and uses https when tls is set.
 		Healthcheck: &v1.HealthConfig{
-			Test:        []string{"CMD", binaryPath, "healthcheck"},
+			Test:        []string{"CMD", binaryPath, "healthcheck", "--config", configPath},
 			Interval:    30 * time.Second,
 			Timeout:     5 * time.Second,
 			StartPeriod: 10 * time.Second,

@@ -63,8 +63,8 @@ func TestImageRuntimeConfig(t *testing.T) {
 	if _, ok := c.Volumes["/var/lib/pullcache"]; !ok || len(c.Volumes) != 1 {
 		t.Errorf("volumes = %v, want only /var/lib/pullcache", c.Volumes)
 	}
-	if c.Healthcheck == nil || !slices.Equal(c.Healthcheck.Test, []string{"CMD", "/usr/bin/pullcache", "healthcheck"}) {
-		t.Errorf("healthcheck = %+v, want CMD /usr/bin/pullcache healthcheck", c.Healthcheck)
+	if c.Healthcheck == nil || !slices.Equal(c.Healthcheck.Test, []string{"CMD", "/usr/bin/pullcache", "healthcheck", "--config", "/etc/pullcache/config.yaml"}) {
+		t.Errorf("healthcheck = %+v, want CMD /usr/bin/pullcache healthcheck --config /etc/pullcache/config.yaml", c.Healthcheck)
 	}
 	wantLabels := map[string]string{
 		"org.opencontainers.image.title":    "pullcache",
