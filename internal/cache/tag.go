@@ -100,7 +100,7 @@ func (c *Cache) refreshTag(ctx context.Context, remote Remote, repo, tag string)
 	if desc.Digest == stored.Digest {
 		stored.CheckedAt = c.now()
 		if err := c.writeJSON(ctx, tagKey(name, repo, tag), stored); err != nil {
-			c.writes.failed("tag", tagKey(name, repo, tag), err)
+			c.writes.failed(ctx, "tag", tagKey(name, repo, tag), err)
 		}
 		return tagResult{rec: storedManifest, status: StatusRevalidated}, nil
 	}
@@ -142,7 +142,7 @@ func (c *Cache) fetchTag(ctx context.Context, remote Remote, repo, tag string) (
 	}
 	tr := tagRecord{Digest: rec.Digest, MediaType: rec.MediaType, Size: int64(len(rec.Body)), CheckedAt: c.now()}
 	if err := c.writeJSON(ctx, tagKey(name, repo, tag), tr); err != nil {
-		c.writes.failed("tag", tagKey(name, repo, tag), err)
+		c.writes.failed(ctx, "tag", tagKey(name, repo, tag), err)
 	}
 	return tagResult{rec: rec, status: StatusMiss}, nil
 }
