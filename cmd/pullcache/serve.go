@@ -199,7 +199,7 @@ func runServe(ctx context.Context, flags serveFlags) error {
 	stopWatching()
 	<-historySaved
 	adminSrv.Shutdown(shutdownCtx)
-	log.Info("pullcache stopped", settingsAttr(cfg))
+	log.Info("pullcache stopped")
 	return nil
 }
 
