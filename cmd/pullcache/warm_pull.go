@@ -91,7 +91,7 @@ func parsePlatform(s string) (v1.Platform, error) {
 // warmResult counts the manifests, blobs and upstream pulls of one image.
 type warmResult struct {
 	manifests int
-	layers    int // layer blobs, without the config blobs
+	layers    int   // layer blobs, without the config blobs
 	bytes     int64 // of every blob, config blobs included
 	// upstreamPulls counts manifest responses that the mirror fetched from
 	// upstream with a GET (X-Cache-Status MISS or BYPASS). Docker Hub

@@ -43,7 +43,7 @@ type inventory struct {
 	dangling []object
 	// undecodable are the keys of tag records that do not decode.
 	undecodable []string
-	total    int64
+	total       int64
 }
 
 // takeInventory lists every object of the store, reads each manifest
