@@ -101,7 +101,7 @@ func (c *Cache) manifestByDigest(ctx context.Context, remote Remote, repo string
 		return resultFromRecord(rec, StatusHit, nil), nil
 	}
 	if !errors.Is(err, storage.ErrNotFound) {
-		return ManifestResult{}, err
+		return c.manifestAfterReadError(ctx, remote, repo, d.String(), err)
 	}
 
 	name := remote.Client.Name()
