@@ -6,10 +6,11 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
 )
 
 // activeRequests counts the requests a server is handling, so that a
-// shutdown that runs out of time can say how many it cut off.
+// shutdown that runs out of time can report how many it cut off.
 type activeRequests struct{ n atomic.Int64 }
 
 func (a *activeRequests) track(next http.Handler) http.Handler {
@@ -22,12 +23,14 @@ func (a *activeRequests) track(next http.Handler) http.Handler {
 
 func (a *activeRequests) count() int64 { return a.n.Load() }
 
-// shutDownServer stops srv, letting the requests in progress finish until
-// ctx ends. Requests still running then are cut off and logged as a
+// shutDownServer stops srv, letting the requests in progress finish for up
+// to grace. Requests still running then are cut off and logged as a
 // warning. It returns no error because cutting them off is still the stop
 // that was requested, and a stop that exits with status 1 would count as a
 // failure to systemd.
-func shutDownServer(ctx context.Context, srv *http.Server, active *activeRequests, log *slog.Logger) {
+func shutDownServer(srv *http.Server, active *activeRequests, grace time.Duration, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
 	err := srv.Shutdown(ctx)
 	if err == nil || errors.Is(err, http.ErrServerClosed) {
 		return
@@ -37,8 +40,8 @@ func shutDownServer(ctx context.Context, srv *http.Server, active *activeRequest
 	closeErr := srv.Close()
 	if errors.Is(err, context.DeadlineExceeded) {
 		log.Warn("shutdown deadline passed; cut off the requests still in progress",
-			slog.Duration("grace", shutdownTimeout), slog.Int64("requests", cutOff))
+			slog.Duration("grace", grace), slog.Int64("requests", cutOff))
 		return
 	}
-	log.Warn("shut down the registry server", slog.Any("err", errors.Join(err, closeErr)), slog.Int64("requests", cutOff))
+	log.Warn("registry server shutdown failed; closed its connections", slog.Any("err", errors.Join(err, closeErr)), slog.Int64("requests", cutOff))
 }

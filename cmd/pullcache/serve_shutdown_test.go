@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -59,16 +58,14 @@ func TestShutdownDeadlineLogsCutRequests(t *testing.T) {
 	}
 	defer resp.Body.Close()
 
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	shutDownServer(ctx, srv, active, log)
+	shutDownServer(srv, active, 200*time.Millisecond, log)
 
 	line := logs.String()
 	if !strings.Contains(line, "level=WARN") || !strings.Contains(line, "shutdown deadline passed") {
 		t.Errorf("no warning for the cut-off shutdown:\n%s", line)
 	}
-	if !strings.Contains(line, "requests=1") {
-		t.Errorf("warning does not count the 1 request cut off:\n%s", line)
+	if !strings.Contains(line, "requests=1") || !strings.Contains(line, "grace=200ms") {
+		t.Errorf("warning does not give the 200ms grace and the 1 request cut off:\n%s", line)
 	}
 	if _, err := resp.Body.Read(make([]byte, 1)); err == nil {
 		t.Errorf("the transfer still runs after shutdown cut it off")

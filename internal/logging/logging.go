@@ -39,9 +39,9 @@ type Options struct {
 }
 
 // New returns a logger writing to w. Records get the context's request id,
-// durations are written as text such as "5m0s", identical warnings and
-// errors within RepeatWindow are logged once (the next one after the window
-// reports how many were held back), and every warning and error also goes
+// and durations are written as text such as "5m0s". Identical warnings and
+// errors within RepeatWindow are logged once, and the next one after the
+// window reports how many were held back. Every warning and error also goes
 // to o.Recent.
 func New(w io.Writer, o Options) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: o.Level, ReplaceAttr: durationAsText}
