@@ -32,8 +32,9 @@ func OpenExisting(root string, logger *slog.Logger) (*FS, error) {
 }
 
 // Leftovers lists the files under .tmp last modified before olderThan, as
-// paths relative to the store's root, and removes them unless dryRun. The caller must hold the store's lock, since
-// a running server's temporary files are writes in progress.
+// paths relative to the store's root, and removes them unless dryRun. The
+// caller must hold the store's lock, since a running server's temporary
+// files are writes in progress.
 func (f *FS) Leftovers(ctx context.Context, olderThan time.Time, dryRun bool) (paths []string, size int64, err error) {
 	entries, err := os.ReadDir(f.tmpDir)
 	if os.IsNotExist(err) {
