@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
@@ -105,6 +106,13 @@ func printGCResult(out io.Writer, res evict.GCResult, dryRun bool, grace string)
 		for _, key := range res.Keys {
 			fmt.Fprintln(out, key)
 		}
+		for _, path := range res.LeftoverPaths {
+			fmt.Fprintln(out, path)
+		}
+	}
+	if len(res.Undecodable) > 0 {
+		fmt.Fprintf(out, "%s not decode and count as dangling: %s\n",
+			plural(len(res.Undecodable), "tag record does", "tag records do"), strings.Join(res.Undecodable, ", "))
 	}
 	fmt.Fprintf(out, "%s %d unreferenced blobs (%s), %d dangling records (%s), %d leftover temporary files (%s)\n",
 		verb, res.Blobs, bytesText(res.BlobBytes), res.Records, bytesText(res.RecordBytes), res.Leftovers, bytesText(res.LeftoverBytes))

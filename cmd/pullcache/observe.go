@@ -99,12 +99,28 @@ func settingsAttr(cfg config.Config) slog.Attr {
 		slog.String("admin_listen", m.AdminListen),
 		slog.String("log_format", m.LogFormat),
 		slog.Duration("tag_ttl", m.Cache.TagTTL),
+		slog.String("max_size", maxSizeText(m.Cache.MaxSize)),
+		slog.Duration("gc_grace", m.Cache.GCGrace),
 		slog.Bool("upstream_authoritative", m.Cache.UpstreamAuthoritative),
-		slog.Int("max_upstream_fetches", m.Limits.MaxUpstreamFetches),
-		slog.Duration("fetch_queue_wait", m.Limits.FetchQueueWait),
+		slog.Duration("credentials_refresh", m.CredentialsRefresh),
+		slog.Group("limits",
+			slog.Int("max_upstream_fetches", m.Limits.MaxUpstreamFetches),
+			slog.Duration("fetch_queue_wait", m.Limits.FetchQueueWait),
+			slog.Duration("read_header_timeout", m.Limits.ReadHeaderTimeout),
+			slog.Duration("idle_timeout", m.Limits.IdleTimeout),
+			slog.String("max_manifest_size", m.Limits.MaxManifestSize.String())),
 	}
 	if m.Storage.Filesystem != nil {
 		attrs = append(attrs, slog.String("storage", "filesystem:"+m.Storage.Filesystem.Root))
+	}
+	if s3 := m.Storage.S3; s3 != nil {
+		attrs = append(attrs, slog.String("storage", "s3:"+s3.Bucket+"/"+s3.Prefix))
+	}
+	if m.Auth != nil {
+		attrs = append(attrs, slog.String("auth.htpasswd", m.Auth.Htpasswd), slog.Any("auth.anonymous_read", m.Auth.AnonymousRead))
+	}
+	if m.TLS != nil {
+		attrs = append(attrs, slog.String("tls.cert", m.TLS.Cert), slog.String("tls.key", m.TLS.Key))
 	}
 	for i, u := range m.Upstreams {
 		up := []any{slog.String("name", u.Name), slog.String("url", u.URL), slog.Bool("default", u.Default),
@@ -115,6 +131,14 @@ func settingsAttr(cfg config.Config) slog.Attr {
 		attrs = append(attrs, slog.Group(fmt.Sprintf("upstreams.%d", i), up...))
 	}
 	return slog.Group("config", attrs...)
+}
+
+// maxSizeText returns cache.max_size as the log shows it: 0 is no bound.
+func maxSizeText(size config.ByteSize) string {
+	if size == 0 {
+		return "unbounded"
+	}
+	return size.String()
 }
 
 // checkDataDir is the filesystem part of readiness: the data folder must

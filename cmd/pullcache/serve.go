@@ -27,6 +27,10 @@ import (
 // shutdownTimeout is how long in-flight requests get to finish on SIGTERM.
 const shutdownTimeout = 30 * time.Second
 
+// adminShutdownTimeout is how long the admin port's requests (health
+// checks, metrics) get to finish once the registry port has stopped.
+const adminShutdownTimeout = 5 * time.Second
+
 type serveFlags struct {
 	config      string
 	listen      string
@@ -160,7 +164,8 @@ func runServe(ctx context.Context, flags serveFlags) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (listen): %w", cfg.Listen, err)
 	}
-	srv := newHTTPServer(handler, cfg.Limits, log)
+	active := &activeRequests{}
+	srv := newHTTPServer(active.track(handler), cfg.Limits, log)
 
 	adminListener, err := net.Listen("tcp", cfg.AdminListen)
 	if err != nil {
@@ -191,15 +196,15 @@ func runServe(ctx context.Context, flags serveFlags) error {
 
 	log.Info("pullcache stopping", slog.Duration("grace", shutdownTimeout))
 	adminHandler.SetStopping()
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shut down: %w", err)
-	}
+	shutDownServer(srv, active, shutdownTimeout, log)
 	stopWatching()
 	<-historySaved
-	adminSrv.Shutdown(shutdownCtx)
-	log.Info("pullcache stopped", settingsAttr(cfg))
+	adminCtx, cancel := context.WithTimeout(context.Background(), adminShutdownTimeout)
+	defer cancel()
+	if adminSrv.Shutdown(adminCtx) != nil {
+		adminSrv.Close()
+	}
+	log.Info("pullcache stopped")
 	return nil
 }
 
@@ -209,7 +214,7 @@ func newHTTPServer(handler http.Handler, limits config.Limits, log *slog.Logger)
 		Handler:           handler,
 		ReadHeaderTimeout: limits.ReadHeaderTimeout,
 		IdleTimeout:       limits.IdleTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		ErrorLog:          newServerErrorLog(log),
 	}
 }
 

@@ -39,7 +39,9 @@ clients need them. Each IMAGE is a reference as docker pull takes it, such as
 alpine:3.20 or ghcr.io/owner/app@sha256:...; -f reads more, one a line.
 
 warm reads every manifest and blob of the image for the selected platforms
-and checks their digests. It prints a summary with the upstream pulls the
+and checks their digests. When the Docker config (as docker login or crane
+auth login write it) has credentials for the mirror's host, warm sends them
+with HTTP Basic auth. It prints a summary with the upstream pulls the
 mirror spent: the manifests it answered with X-Cache-Status MISS or BYPASS,
 which it fetched from upstream with a GET. It exits with status 1 and lists
 the images that failed when any did.`,
@@ -87,10 +89,15 @@ func runWarm(ctx context.Context, out io.Writer, flags warmFlags, args []string)
 		targets = append(targets, t)
 	}
 
+	auth, err := loadMirrorCredentials(ctx, flags.mirror)
+	if err != nil {
+		return err
+	}
 	w := &warmer{
 		mirror:   strings.TrimSuffix(flags.mirror, "/"),
 		client:   &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, DisableCompression: true}},
 		platform: matcher,
+		auth:     auth,
 	}
 	board := newProgressBoard(out, isTerminal(out))
 	results := warmAll(ctx, w, targets, board, flags.concurrency)
@@ -187,8 +194,9 @@ func printWarmSummary(out io.Writer, outcomes []warmOutcome) error {
 			failed = append(failed, o)
 		}
 	}
-	fmt.Fprintf(out, "warmed %d of %d images: %d manifests, %d layers, %s; upstream pulls spent: %d\n",
-		len(outcomes)-len(failed), len(outcomes), total.manifests, total.layers, bytesText(total.bytes), total.upstreamPulls)
+	fmt.Fprintf(out, "warmed %d of %d images: %s, %s, %s; upstream pulls spent: %d\n",
+		len(outcomes)-len(failed), len(outcomes), plural(total.manifests, "manifest", "manifests"),
+		plural(total.layers, "layer", "layers"), bytesText(total.bytes), total.upstreamPulls)
 	if len(failed) == 0 {
 		return nil
 	}

@@ -112,7 +112,7 @@ func (s *imageState) barLine() string {
 		filled = barWidth
 	}
 	bar := strings.Repeat("=", filled) + strings.Repeat(" ", barWidth-filled)
-	line := fmt.Sprintf("%-40s [%s] %d/%d layers %s/%s", s.name, bar, s.blobsDone, s.blobs, bytesText(s.received), bytesText(s.total))
+	line := fmt.Sprintf("%-40s [%s] %d/%d blobs %s/%s", s.name, bar, s.blobsDone, s.blobs, bytesText(s.received), bytesText(s.total))
 	if s.status != "" && s.status != "done" {
 		line += "  " + s.status
 	}
@@ -133,7 +133,7 @@ func (s *imageState) start(blobs int, bytes int64) {
 	s.board.mu.Lock()
 	s.blobs, s.total = blobs, bytes
 	s.board.mu.Unlock()
-	s.board.printf("%s: %d layers, %s", s.name, blobs, bytesText(bytes))
+	s.board.printf("%s: %s, %s", s.name, plural(blobs, "blob", "blobs"), bytesText(bytes))
 }
 
 func (s *imageState) addBytes(n int64) {
@@ -161,5 +161,6 @@ func (s *imageState) finish(res warmResult, err error) {
 		s.board.printf("%s: failed: %v", s.name, err)
 		return
 	}
-	s.board.printf("%s: done: %d manifests, %d layers, %s, %d upstream pulls", s.name, res.manifests, res.layers, bytesText(res.bytes), res.upstreamPulls)
+	s.board.printf("%s: done: %s, %s, %s, %s", s.name, plural(res.manifests, "manifest", "manifests"),
+		plural(res.layers, "layer", "layers"), bytesText(res.bytes), plural(res.upstreamPulls, "upstream pull", "upstream pulls"))
 }

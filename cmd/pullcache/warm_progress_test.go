@@ -15,13 +15,13 @@ func TestProgressBoardPlainLines(t *testing.T) {
 	ok.addBytes(2048)
 	ok.blobDone()
 	ok.blobDone()
-	ok.finish(warmResult{manifests: 1, layers: 2, bytes: 2048, upstreamPulls: 1}, nil)
+	ok.finish(warmResult{manifests: 1, layers: 1, bytes: 2048, upstreamPulls: 1}, nil)
 	failed := board.add("library/nosuchimage:1")
 	failed.finish(warmResult{}, errors.New("GET /v2/library/nosuchimage/manifests/1: 404 Not Found"))
 	board.close()
 
-	want := "alpine:3.20: 2 layers, 2.0 KiB\n" +
-		"alpine:3.20: done: 1 manifests, 2 layers, 2.0 KiB, 1 upstream pulls\n" +
+	want := "alpine:3.20: 2 blobs, 2.0 KiB\n" +
+		"alpine:3.20: done: 1 manifest, 1 layer, 2.0 KiB, 1 upstream pull\n" +
 		"library/nosuchimage:1: failed: GET /v2/library/nosuchimage/manifests/1: 404 Not Found\n"
 	if got := out.String(); got != want {
 		t.Errorf("plain output:\n%s\nwant:\n%s", got, want)
@@ -43,7 +43,7 @@ func TestProgressBoardBars(t *testing.T) {
 	board.close()
 
 	got := out.String()
-	wantHalf := "alpine:3.20" + strings.Repeat(" ", 40-len("alpine:3.20")) + " [" + strings.Repeat("=", barWidth/2) + strings.Repeat(" ", barWidth/2) + "] 1/2 layers 500 B/1000 B"
+	wantHalf := "alpine:3.20" + strings.Repeat(" ", 40-len("alpine:3.20")) + " [" + strings.Repeat("=", barWidth/2) + strings.Repeat(" ", barWidth/2) + "] 1/2 blobs 500 B/1000 B"
 	if !strings.Contains(got, wantHalf) {
 		t.Errorf("bar output %q does not contain the half-done bar %q", got, wantHalf)
 	}

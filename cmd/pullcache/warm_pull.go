@@ -91,8 +91,8 @@ func parsePlatform(s string) (v1.Platform, error) {
 // warmResult counts the manifests, blobs and upstream pulls of one image.
 type warmResult struct {
 	manifests int
-	layers    int // config and layer blobs
-	bytes     int64
+	layers    int   // layer blobs, without the config blobs
+	bytes     int64 // of every blob, config blobs included
 	// upstreamPulls counts manifest responses that the mirror fetched from
 	// upstream with a GET (X-Cache-Status MISS or BYPASS). Docker Hub
 	// counts each such GET as one pull; HEAD revalidations are free.
@@ -104,6 +104,8 @@ type warmer struct {
 	mirror   string // base URL, without a trailing slash
 	client   *http.Client
 	platform platformMatcher
+	// auth is sent with every request when set.
+	auth *mirrorCredentials
 }
 
 // pull GETs the image's manifest, the platform manifests it selects and
@@ -138,14 +140,16 @@ func (w *warmer) pull(ctx context.Context, t warmTarget, p imageProgress) (warmR
 		images = append(images, body)
 	}
 
-	var blobs []v1.Descriptor
+	var blobs []warmBlob
 	for _, raw := range images {
 		var m v1.Manifest
 		if err := json.Unmarshal(raw, &m); err != nil {
 			return res, fmt.Errorf("decode manifest: %w", err)
 		}
-		blobs = append(blobs, m.Config)
-		blobs = append(blobs, m.Layers...)
+		blobs = append(blobs, warmBlob{Descriptor: m.Config})
+		for _, l := range m.Layers {
+			blobs = append(blobs, warmBlob{Descriptor: l, layer: true})
+		}
 	}
 	var total int64
 	for _, b := range blobs {
@@ -159,10 +163,18 @@ func (w *warmer) pull(ctx context.Context, t warmTarget, p imageProgress) (warmR
 		if err != nil {
 			return res, err
 		}
-		res.layers++
+		if b.layer {
+			res.layers++
+		}
 		p.blobDone()
 	}
 	return res, nil
+}
+
+// warmBlob is a config or layer blob that a manifest names.
+type warmBlob struct {
+	v1.Descriptor
+	layer bool
 }
 
 func isIndex(mediaType string) bool {
@@ -233,6 +245,9 @@ func (w *warmer) get(ctx context.Context, u, accept string) (*http.Response, err
 	if accept != "" {
 		req.Header.Set("Accept", accept)
 	}
+	if w.auth != nil {
+		req.SetBasicAuth(w.auth.username, w.auth.password)
+	}
 	resp, err := w.client.Do(req)
 	if err != nil {
 		return nil, err
@@ -241,7 +256,11 @@ func (w *warmer) get(ctx context.Context, u, accept string) (*http.Response, err
 		return resp, nil
 	}
 	defer resp.Body.Close()
-	return nil, fmt.Errorf("GET %s: %s%s", strings.TrimPrefix(u, w.mirror), resp.Status, registryMessage(resp.Body))
+	hint := ""
+	if resp.StatusCode == http.StatusUnauthorized {
+		hint = " (log in to the mirror with docker login or crane auth login; warm reads the Docker config)"
+	}
+	return nil, fmt.Errorf("GET %s: %s%s%s", strings.TrimPrefix(u, w.mirror), resp.Status, registryMessage(resp.Body), hint)
 }
 
 // registryMessage returns ": CODE: message" from an OCI error body, or "".

@@ -8,6 +8,7 @@ import (
 
 	"github.com/opencontainers/go-digest"
 
+	"github.com/pullcache/pullcache/internal/logging"
 	"github.com/pullcache/pullcache/internal/storage"
 )
 
@@ -156,7 +157,7 @@ func (c *Cache) joinBlobFetch(ctx context.Context, remote Remote, repo string, d
 	}
 	c.blobs[d] = f
 	f.ref()
-	go c.runBlobFetch(remote, repo, f)
+	go c.runBlobFetch(logging.RequestID(ctx), remote, repo, f)
 	return f, nil
 }
 

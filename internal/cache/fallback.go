@@ -207,14 +207,14 @@ func (c *Cache) manifestByDigestFromFallbacks(ctx context.Context, remote Remote
 		c.observer.FallbackFetch(FallbackEvent{Upstream: name, Source: source, Kind: "manifest", Outcome: outcome})
 		if err == nil {
 			m.Digest = d
-			c.log.Info("fetched manifest from fallback", slog.String("upstream", name), slog.String("fallback", source),
+			c.log.InfoContext(ctx, "fetched manifest from fallback", slog.String("upstream", name), slog.String("fallback", source),
 				slog.String("repo", repo), slog.String("fallback_repo", fallbackRepo), slog.String("digest", d.String()))
 			return m, nil
 		}
 
 		if outcome == FallbackMismatch {
 			mismatch = true
-			c.log.Warn("fallback sent a manifest that does not match its digest; skipped", slog.String("upstream", name),
+			c.log.WarnContext(ctx, "fallback sent a manifest that does not match its digest; skipped", slog.String("upstream", name),
 				slog.String("fallback", source), slog.String("repo", fallbackRepo), slog.String("digest", d.String()), slog.Any("err", err))
 		}
 		failures = append(failures, fmt.Sprintf("%s: %v", source, err))

@@ -34,14 +34,14 @@ func (c *Cache) transferBlobFromFallbacks(ctx context.Context, remote Remote, re
 		outcome := fallbackOutcome(err)
 		c.observer.FallbackFetch(FallbackEvent{Upstream: name, Source: source, Kind: "blob", Outcome: outcome})
 		if err == nil {
-			c.log.Info("fetched blob from fallback", slog.String("upstream", name), slog.String("fallback", source),
+			c.log.InfoContext(ctx, "fetched blob from fallback", slog.String("upstream", name), slog.String("fallback", source),
 				slog.String("repo", repo), slog.String("fallback_repo", fallbackRepo), slog.String("digest", f.digest.String()),
 				slog.Int64("size", size))
 			return nil
 		}
 		if outcome == FallbackMismatch {
 			mismatch = true
-			c.log.Warn("fallback sent a blob that does not match its digest; skipped", slog.String("upstream", name),
+			c.log.WarnContext(ctx, "fallback sent a blob that does not match its digest; skipped", slog.String("upstream", name),
 				slog.String("fallback", source), slog.String("repo", fallbackRepo), slog.String("digest", f.digest.String()),
 				slog.Any("err", err))
 		}

@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/pullcache/pullcache/internal/logging"
 )
 
 // blobFetch is one upstream transfer of a blob. Its bytes go to an
@@ -197,9 +199,10 @@ func (r *fetchReader) Close() error { return nil }
 
 // runBlobFetch is the goroutine that transfers a blob from upstream. It
 // runs on a context of its own, so the fetch completes and is stored when
-// the client that started it leaves.
-func (c *Cache) runBlobFetch(remote Remote, repo string, f *blobFetch) {
-	ctx := context.Background()
+// the client that started it leaves. That context carries only the
+// starting request's id, for the log records of the fetch.
+func (c *Cache) runBlobFetch(requestID string, remote Remote, repo string, f *blobFetch) {
+	ctx := logging.WithRequestID(context.Background(), requestID)
 	name := remote.Client.Name()
 	err := c.transferBlob(ctx, remote, repo, f)
 
@@ -213,7 +216,7 @@ func (c *Cache) runBlobFetch(remote Remote, repo string, f *blobFetch) {
 	f.unref()
 
 	if err != nil && !isSpoolFull(err) {
-		c.log.Warn("blob fetch failed", slog.String("upstream", name), slog.String("repo", repo),
+		c.log.WarnContext(ctx, "blob fetch failed", slog.String("upstream", name), slog.String("repo", repo),
 			slog.String("digest", f.digest.String()), slog.Any("err", err))
 	}
 }
@@ -236,13 +239,13 @@ func (c *Cache) transferBlob(ctx context.Context, remote Remote, repo string, f 
 	}
 	defer body.Close()
 	if err := reserveSpool(f.spool, size); err != nil {
-		c.writes.failed("blob", blobKey(f.digest), err)
+		c.writes.failed(ctx, "blob", blobKey(f.digest), err)
 		return err
 	}
 
 	w, err := c.store.Create(ctx, blobKey(f.digest))
 	if err != nil {
-		c.writes.failed("blob", blobKey(f.digest), err)
+		c.writes.failed(ctx, "blob", blobKey(f.digest), err)
 		w = nil
 		f.bypass = true
 	}
@@ -266,7 +269,7 @@ func (c *Cache) transferBlob(ctx context.Context, remote Remote, repo string, f 
 			hasher.Write(chunk)
 			if w != nil {
 				if _, err := w.Write(chunk); err != nil {
-					c.writes.failed("blob", blobKey(f.digest), err)
+					c.writes.failed(ctx, "blob", blobKey(f.digest), err)
 					w.Abort()
 					w = nil
 				}
@@ -292,10 +295,10 @@ func (c *Cache) transferBlob(ctx context.Context, remote Remote, repo string, f 
 
 	if w != nil {
 		if err := w.Commit(ctx); err != nil {
-			c.writes.failed("blob", blobKey(f.digest), err)
+			c.writes.failed(ctx, "blob", blobKey(f.digest), err)
 		} else {
 			c.stored(blobKey(f.digest), total)
-			c.log.Info("stored blob", slog.String("upstream", name), slog.String("repo", repo),
+			c.log.InfoContext(ctx, "stored blob", slog.String("upstream", name), slog.String("repo", repo),
 				slog.String("digest", f.digest.String()), slog.Int64("size", total))
 		}
 		w = nil

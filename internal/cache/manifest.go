@@ -101,7 +101,7 @@ func (c *Cache) manifestByDigest(ctx context.Context, remote Remote, repo string
 		return resultFromRecord(rec, StatusHit, nil), nil
 	}
 	if !errors.Is(err, storage.ErrNotFound) {
-		return ManifestResult{}, err
+		return c.manifestAfterReadError(ctx, remote, repo, d.String(), err)
 	}
 
 	name := remote.Client.Name()
@@ -138,11 +138,12 @@ func (c *Cache) fetchManifest(ctx context.Context, remote Remote, repo, ref stri
 		Body:      m.Body,
 	}
 	if err := c.storeManifest(ctx, name, repo, rec); err != nil {
-		c.writes.failed("manifest", manifestKey(rec.Digest), err)
+		c.writes.failed(ctx, "manifest", manifestKey(rec.Digest), err)
 		rec.notStored = true
 	}
-	c.log.Info("fetched manifest", slog.String("upstream", name), slog.String("repo", repo),
-		slog.String("ref", ref), slog.String("digest", rec.Digest.String()), slog.String("media_type", rec.MediaType))
+	c.log.InfoContext(ctx, "fetched manifest", slog.String("upstream", name), slog.String("repo", repo),
+		slog.String("ref", ref), slog.String("digest", rec.Digest.String()), slog.String("media_type", rec.MediaType),
+		slog.Bool("stored", !rec.notStored))
 	return rec, nil
 }
 

@@ -61,7 +61,7 @@ func (c *Cache) GetReferrers(ctx context.Context, upstreamName, repo string, sub
 
 	rec := referrersRecord{MediaType: v1.MediaTypeImageIndex, Body: m.Body, CheckedAt: c.now()}
 	if err := c.writeJSON(ctx, key, rec); err != nil {
-		c.writes.failed("referrers", key, err)
+		c.writes.failed(ctx, "referrers", key, err)
 	}
 	return filterReferrers(m.Body, artifactType, StatusMiss)
 }

@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"sync"
@@ -37,9 +38,9 @@ type writeFailures struct {
 	suppressed int
 }
 
-// failed counts one failed write of kind and logs it unless a failure was
-// logged recently.
-func (w *writeFailures) failed(kind, key string, err error) {
+// failed counts one failed write of kind and logs it, with the request id
+// that ctx carries, unless a failure was logged recently.
+func (w *writeFailures) failed(ctx context.Context, kind, key string, err error) {
 	w.observer.StoreWriteFailed(kind)
 
 	w.mu.Lock()
@@ -56,7 +57,7 @@ func (w *writeFailures) failed(kind, key string, err error) {
 	w.mu.Unlock()
 
 	if logNow {
-		w.log.Error("store write failed; serving from upstream without storing",
+		w.log.ErrorContext(ctx, "store write failed; serving from upstream without storing",
 			slog.String("kind", kind), slog.String("key", key), slog.Int("failures_not_logged", suppressed), slog.Any("err", err))
 	}
 }

@@ -115,13 +115,13 @@ func TestWriteFailuresLoggedOncePerInterval(t *testing.T) {
 	w := &writeFailures{log: slog.New(slog.NewTextHandler(logs, nil)), observer: observer, now: clock.Now}
 
 	for range 3 {
-		w.failed("blob", "blobs/sha256/ab", syscall.ENOSPC)
+		w.failed(context.Background(), "blob", "blobs/sha256/ab", syscall.ENOSPC)
 	}
 	if got := strings.Count(logs.String(), "store write failed"); got != 1 {
 		t.Errorf("3 failures within a minute logged %d lines, want 1", got)
 	}
 	clock.Advance(writeFailureLogInterval)
-	w.failed("blob", "blobs/sha256/ab", syscall.ENOSPC)
+	w.failed(context.Background(), "blob", "blobs/sha256/ab", syscall.ENOSPC)
 	if got := strings.Count(logs.String(), "store write failed"); got != 2 {
 		t.Errorf("a failure a minute later: %d lines in all, want 2", got)
 	}

@@ -24,7 +24,7 @@ func (c *Cache) manifestByTag(ctx context.Context, remote Remote, repo, tag stri
 
 	rec, found, err := c.loadTag(ctx, name, repo, tag)
 	if err != nil {
-		return ManifestResult{}, err
+		return c.manifestAfterReadError(ctx, remote, repo, tag, err)
 	}
 	if found && c.now().Sub(rec.CheckedAt) < remote.TagTTL {
 		m, err := c.loadManifest(ctx, rec.Digest)
@@ -32,7 +32,7 @@ func (c *Cache) manifestByTag(ctx context.Context, remote Remote, repo, tag stri
 			return resultFromRecord(m, StatusHit, nil), nil
 		}
 		if !errors.Is(err, storage.ErrNotFound) {
-			return ManifestResult{}, err
+			return c.manifestAfterReadError(ctx, remote, repo, tag, err)
 		}
 		// The manifest was evicted: treat the tag as not stored.
 	}
@@ -40,6 +40,10 @@ func (c *Cache) manifestByTag(ctx context.Context, remote Remote, repo, tag stri
 	res, _, err := c.tags.do(ctx, "tag\x00"+name+"\x00"+repo+"\x00"+tag, func(ctx context.Context) (tagResult, error) {
 		return c.refreshTag(ctx, remote, repo, tag)
 	})
+	var readErr *storeReadError
+	if errors.As(err, &readErr) {
+		return c.manifestAfterReadError(ctx, remote, repo, tag, readErr.err)
+	}
 	if err != nil {
 		return ManifestResult{}, err
 	}
@@ -52,7 +56,7 @@ func (c *Cache) refreshTag(ctx context.Context, remote Remote, repo, tag string)
 
 	stored, found, err := c.loadTag(ctx, name, repo, tag)
 	if err != nil {
-		return tagResult{}, err
+		return tagResult{}, asStoreReadError(err)
 	}
 	var storedManifest manifestRecord
 	if found {
@@ -60,7 +64,7 @@ func (c *Cache) refreshTag(ctx context.Context, remote Remote, repo, tag string)
 		if errors.Is(err, storage.ErrNotFound) {
 			found = false
 		} else if err != nil {
-			return tagResult{}, err
+			return tagResult{}, asStoreReadError(err)
 		}
 	}
 	if !found {
@@ -100,7 +104,7 @@ func (c *Cache) refreshTag(ctx context.Context, remote Remote, repo, tag string)
 	if desc.Digest == stored.Digest {
 		stored.CheckedAt = c.now()
 		if err := c.writeJSON(ctx, tagKey(name, repo, tag), stored); err != nil {
-			c.writes.failed("tag", tagKey(name, repo, tag), err)
+			c.writes.failed(ctx, "tag", tagKey(name, repo, tag), err)
 		}
 		return tagResult{rec: storedManifest, status: StatusRevalidated}, nil
 	}
@@ -142,7 +146,7 @@ func (c *Cache) fetchTag(ctx context.Context, remote Remote, repo, tag string) (
 	}
 	tr := tagRecord{Digest: rec.Digest, MediaType: rec.MediaType, Size: int64(len(rec.Body)), CheckedAt: c.now()}
 	if err := c.writeJSON(ctx, tagKey(name, repo, tag), tr); err != nil {
-		c.writes.failed("tag", tagKey(name, repo, tag), err)
+		c.writes.failed(ctx, "tag", tagKey(name, repo, tag), err)
 	}
 	return tagResult{rec: rec, status: StatusMiss}, nil
 }

@@ -200,7 +200,9 @@ func (e *Evictor) due() bool {
 // every Interval. It writes the access record every FlushInterval and once
 // more when ctx ends, and returns then.
 func (e *Evictor) Run(ctx context.Context) {
-	if err := e.tracker.load(ctx, e.store); err != nil {
+	// A server that fails to start stops the evictor at once, which cancels
+	// ctx during this read. Nothing is lost then, so nothing is logged.
+	if err := e.tracker.load(ctx, e.store); err != nil && ctx.Err() == nil {
 		e.log.Warn("read times from the previous run are lost; eviction order starts from commit times", slog.Any("err", err))
 	}
 	measure := time.NewTicker(e.interval)

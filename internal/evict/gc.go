@@ -12,9 +12,9 @@ import (
 // LeftoverRemover is implemented by stores that keep files of interrupted
 // writes outside their keys, such as the filesystem store's temporary
 // directory. Leftovers lists (and, unless dryRun, removes) those last
-// modified before olderThan.
+// modified before olderThan, by their path in the store.
 type LeftoverRemover interface {
-	Leftovers(ctx context.Context, olderThan time.Time, dryRun bool) (count int, size int64, err error)
+	Leftovers(ctx context.Context, olderThan time.Time, dryRun bool) (paths []string, size int64, err error)
 }
 
 // GCOptions configures CollectGarbage.
@@ -35,7 +35,8 @@ type GCResult struct {
 	// Blobs are blobs that no stored manifest names.
 	Blobs     int
 	BlobBytes int64
-	// Records are tag and _digests records whose manifest is not stored.
+	// Records are tag and _digests records whose manifest is not stored,
+	// and tag records that do not decode.
 	Records     int
 	RecordBytes int64
 	// Leftovers are files of interrupted writes.
@@ -43,6 +44,12 @@ type GCResult struct {
 	LeftoverBytes int64
 	// Keys lists the objects removed, blobs first.
 	Keys []string
+	// LeftoverPaths lists the leftover files removed, by their path in the
+	// store.
+	LeftoverPaths []string
+	// Undecodable lists every tag record that does not decode, removed or
+	// kept for the grace period.
+	Undecodable []string
 }
 
 // Freed returns the bytes removed.
@@ -70,6 +77,11 @@ func CollectGarbage(ctx context.Context, store storage.Store, o GCOptions) (GCRe
 	if err != nil {
 		return res, err
 	}
+	for _, key := range inv.undecodable {
+		o.Logger.Warn("tag record does not decode; gc removes it as garbage once older than cache.gc_grace", slog.String("key", key))
+	}
+	res.Undecodable = inv.undecodable
+
 	named := make(map[string]bool)
 	for _, m := range inv.manifests {
 		for _, b := range m.blobs {
@@ -117,11 +129,11 @@ func CollectGarbage(ctx context.Context, store storage.Store, o GCOptions) (GCRe
 	}
 
 	if lr, ok := store.(LeftoverRemover); ok {
-		count, size, err := lr.Leftovers(ctx, now.Add(-o.Grace), o.DryRun)
+		paths, size, err := lr.Leftovers(ctx, now.Add(-o.Grace), o.DryRun)
 		if err != nil {
 			return res, err
 		}
-		res.Leftovers, res.LeftoverBytes = count, size
+		res.Leftovers, res.LeftoverBytes, res.LeftoverPaths = len(paths), size, paths
 	}
 	return res, nil
 }

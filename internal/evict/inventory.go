@@ -38,9 +38,12 @@ type manifestObject struct {
 type inventory struct {
 	blobs     map[digest.Digest]*object
 	manifests map[digest.Digest]*manifestObject
-	// dangling are tag and _digests records whose manifest is not stored.
+	// dangling are tag and _digests records whose manifest is not stored,
+	// and tag records that do not decode.
 	dangling []object
-	total    int64
+	// undecodable are the keys of tag records that do not decode.
+	undecodable []string
+	total       int64
 }
 
 // takeInventory lists every object of the store, reads each manifest
@@ -106,6 +109,13 @@ func takeInventory(ctx context.Context, store storage.Store, maxRecordSize int64
 		if errors.Is(err, storage.ErrNotFound) {
 			continue
 		}
+		if errors.Is(err, errUndecodableTag) {
+			// A tag record that names no manifest keeps nothing alive and
+			// serves no client: it is garbage like a dangling one.
+			inv.undecodable = append(inv.undecodable, rec.key)
+			inv.dangling = append(inv.dangling, rec)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -147,12 +157,16 @@ func recordTarget(ctx context.Context, store storage.Store, key string) (digest.
 		}
 		d, err := cache.DecodeTagRecord(data)
 		if err != nil {
-			return "", fmt.Errorf("%s: %w", key, err)
+			return "", fmt.Errorf("%w %s: %w", errUndecodableTag, key, err)
 		}
 		return d, nil
 	}
 	return "", nil
 }
+
+// errUndecodableTag marks a tag record that is not valid JSON or names no
+// valid digest.
+var errUndecodableTag = errors.New("undecodable tag record")
 
 // maxTagRecordSize bounds a tag record: a digest, a media type and a time.
 const maxTagRecordSize = 64 << 10

@@ -38,12 +38,13 @@ type Options struct {
 	Clock func() time.Time
 }
 
-// New returns a logger writing to w: records get the context's request id,
-// identical warnings and errors within RepeatWindow are logged once (the
-// next one after the window reports how many were held back), and every
-// warning and error also goes to o.Recent.
+// New returns a logger writing to w. Records get the context's request id,
+// and durations are written as text such as "5m0s". Identical warnings and
+// errors within RepeatWindow are logged once, and the next one after the
+// window reports how many were held back. Every warning and error also goes
+// to o.Recent.
 func New(w io.Writer, o Options) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: o.Level}
+	opts := &slog.HandlerOptions{Level: o.Level, ReplaceAttr: durationAsText}
 	var h slog.Handler
 	if o.Format == "json" {
 		h = slog.NewJSONHandler(w, opts)
@@ -55,6 +56,15 @@ func New(w io.Writer, o Options) *slog.Logger {
 	}
 	h = newRepeatHandler(h, RepeatWindow, o.Clock)
 	return slog.New(&requestIDHandler{next: h})
+}
+
+// durationAsText writes a time.Duration as text such as "5m0s", in JSON as
+// in text output, where slog's JSON handler would write nanoseconds.
+func durationAsText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
 }
 
 // requestIDHandler adds request_id from the context to records that do

@@ -31,39 +31,40 @@ func OpenExisting(root string, logger *slog.Logger) (*FS, error) {
 	return &FS{root: absRoot, tmpDir: filepath.Join(absRoot, tmpDirName), logger: logger}, nil
 }
 
-// Leftovers counts the files under .tmp last modified before olderThan, and
-// removes them unless dryRun. The caller must hold the store's lock, since
-// a running server's temporary files are writes in progress.
-func (f *FS) Leftovers(ctx context.Context, olderThan time.Time, dryRun bool) (count int, size int64, err error) {
+// Leftovers lists the files under .tmp last modified before olderThan, as
+// paths relative to the store's root, and removes them unless dryRun. The
+// caller must hold the store's lock, since a running server's temporary
+// files are writes in progress.
+func (f *FS) Leftovers(ctx context.Context, olderThan time.Time, dryRun bool) (paths []string, size int64, err error) {
 	entries, err := os.ReadDir(f.tmpDir)
 	if os.IsNotExist(err) {
-		return 0, 0, nil
+		return nil, 0, nil
 	}
 	if err != nil {
-		return 0, 0, fmt.Errorf("list temporary files in %s: %w", f.tmpDir, err)
+		return nil, 0, fmt.Errorf("list temporary files in %s: %w", f.tmpDir, err)
 	}
 
 	for _, entry := range entries {
 		if err := ctx.Err(); err != nil {
-			return count, size, err
+			return paths, size, err
 		}
 		info, err := entry.Info()
 		if os.IsNotExist(err) {
 			continue
 		}
 		if err != nil {
-			return count, size, fmt.Errorf("stat temporary file: %w", err)
+			return paths, size, fmt.Errorf("stat temporary file: %w", err)
 		}
 		if !info.ModTime().Before(olderThan) {
 			continue
 		}
 		if !dryRun {
 			if err := os.RemoveAll(filepath.Join(f.tmpDir, entry.Name())); err != nil {
-				return count, size, fmt.Errorf("remove leftover temporary file: %w", err)
+				return paths, size, fmt.Errorf("remove leftover temporary file: %w", err)
 			}
 		}
-		count++
+		paths = append(paths, filepath.Join(tmpDirName, entry.Name()))
 		size += info.Size()
 	}
-	return count, size, nil
+	return paths, size, nil
 }
