@@ -86,3 +86,61 @@ func TestWatchStoreWritesReportsFullDisk(t *testing.T) {
 		t.Errorf("after space came back: %+v, want not failing, one error counted", got)
 	}
 }
+
+// unreadable is a store whose reads of existing objects fail, as an
+// unreachable bucket's do.
+type unreadable struct {
+	storage.Store
+}
+
+var errUnreachable = errors.New("dial tcp: connection refused")
+
+func (u unreadable) Open(ctx context.Context, key string, offset int64) (io.ReadCloser, storage.Info, error) {
+	if _, err := u.Store.Stat(ctx, key); err != nil {
+		return nil, storage.Info{}, err
+	}
+	return nil, storage.Info{}, errUnreachable
+}
+
+// readReporter records read failures next to the write reports.
+type readReporter struct {
+	reads []error
+}
+
+func (r *readReporter) StoreWriteFailed(error)    {}
+func (r *readReporter) StoreWriteSucceeded()      {}
+func (r *readReporter) StoreReadFailed(err error) { r.reads = append(r.reads, err) }
+
+func TestWatchStoreReportsReadFailures(t *testing.T) {
+	base, err := fs.New(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := storage.PutBytes(ctx, base, "blobs/sha256/aa", []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	reporter := &readReporter{}
+	store := WatchStoreWrites(unreadable{Store: base}, Reporters{reporter})
+
+	if _, _, err := store.Open(ctx, "blobs/sha256/missing", 0); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("Open of a missing key: %v, want ErrNotFound", err)
+	}
+	if len(reporter.reads) != 0 {
+		t.Errorf("a missing object was reported as a read failure: %v", reporter.reads)
+	}
+
+	if _, _, err := store.Open(ctx, "blobs/sha256/aa", 0); !errors.Is(err, errUnreachable) {
+		t.Fatalf("Open of a stored key: %v, want the store's error", err)
+	}
+	if len(reporter.reads) != 1 || !errors.Is(reporter.reads[0], errUnreachable) {
+		t.Errorf("read failures reported = %v, want the one Open failure", reporter.reads)
+	}
+
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	_, _, _ = store.Open(canceled, "blobs/sha256/aa", 0)
+	if len(reporter.reads) != 1 {
+		t.Errorf("a canceled read was reported: %v", reporter.reads)
+	}
+}

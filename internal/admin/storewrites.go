@@ -15,9 +15,25 @@ type StoreWriteReporter interface {
 	StoreWriteSucceeded()
 }
 
+// StoreReadReporter receives failed store reads other than a missing
+// object. The cache then serves from upstream without storing, so a read
+// failure is counted but does not change readiness either.
+type StoreReadReporter interface {
+	StoreReadFailed(err error)
+}
+
 // Reporters fans one report out to several reporters, such as the admin
 // handler and the metrics.
 type Reporters []StoreWriteReporter
+
+// StoreReadFailed passes err to the reporters that take read failures.
+func (rs Reporters) StoreReadFailed(err error) {
+	for _, r := range rs {
+		if rr, ok := r.(StoreReadReporter); ok {
+			rr.StoreReadFailed(err)
+		}
+	}
+}
 
 func (rs Reporters) StoreWriteFailed(err error) {
 	for _, r := range rs {

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -20,6 +21,7 @@ func TestEventCounters(t *testing.T) {
 	m.ReserveAnswer("docker.io", cache.ReserveStale)
 	m.EvictionRun(Eviction{Manifests: 2, Blobs: 3, Records: 4, FreedBytes: 1000})
 	m.EvictionRun(Eviction{Skipped: true})
+	m.StoreReadFailed(errors.New("connection refused"))
 
 	checks := []struct {
 		name string
@@ -34,6 +36,7 @@ func TestEventCounters(t *testing.T) {
 		{"runs skipped", testutil.ToFloat64(m.events.evictionRuns.WithLabelValues("skipped")), 1},
 		{"evicted blobs", testutil.ToFloat64(m.events.evictedObjects.WithLabelValues("blob")), 3},
 		{"evicted bytes", testutil.ToFloat64(m.events.evictedBytes), 1000},
+		{"store read errors", testutil.ToFloat64(m.storeReadErrors), 1},
 	}
 	for _, c := range checks {
 		if c.got != c.want {

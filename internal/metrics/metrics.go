@@ -46,6 +46,7 @@ type Metrics struct {
 
 	coalesced        *prometheus.CounterVec
 	storeWriteErrors *prometheus.CounterVec
+	storeReadErrors  prometheus.Counter
 
 	rateLimits *rateLimitCollector
 	store      *storeCollector
@@ -84,6 +85,8 @@ func New() *Metrics {
 	m.storeWriteErrors = m.NewCounter("store_write_errors_total",
 		"Failed writes to the store, by reason (no_space, other). Content is still served, streamed without storing.",
 		"reason")
+	m.storeReadErrors = m.NewCounter("store_read_errors_total",
+		"Failed store reads other than a missing object. The content is served from upstream without storing.").WithLabelValues()
 
 	m.registerEvents()
 

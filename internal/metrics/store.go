@@ -138,6 +138,11 @@ func writeErrorReason(err error) string {
 	return "other"
 }
 
+// StoreReadFailed counts a failed store read.
+func (m *Metrics) StoreReadFailed(error) {
+	m.storeReadErrors.Inc()
+}
+
 // StoreWriteSucceeded does nothing: the counter only counts failures. It
 // lets Metrics stand wherever a store-write reporter is expected.
 func (m *Metrics) StoreWriteSucceeded() {}
