@@ -58,9 +58,9 @@ func sizesFor(smoke bool) Sizes {
 		CoalesceClients: 32, CoalesceBlob: 256 << 20,
 		SmallBlob: 16 << 10, LargeBlob: 64 << 20,
 		SmallLevels: []int{1, 4, 16, 64, 256}, LargeLevels: []int{1, 8},
-		LevelDuration: 3 * time.Second, ManifestConc: 16,
+		LevelDuration: 5 * time.Second, ManifestConc: 16,
 		StormPulls:   100,
-		GrowthCounts: []int{1000, 10000, 100000}, ReferenceGrowth: 1000, GrowthRequests: 2000,
+		GrowthCounts: []int{1000, 10000, 100000}, ReferenceGrowth: 1000, GrowthRequests: 5000,
 	}
 }
 

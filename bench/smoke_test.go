@@ -164,6 +164,9 @@ func checkGrowth(t *testing.T, res *Results, sizes Sizes, reference bool) {
 		if row.Requests != sizes.GrowthRequests || row.Errors != 0 {
 			t.Errorf("%s with %d stored: %d reads, %d errors", row.Target, row.Stored, row.Requests, row.Errors)
 		}
+		if row.Target == "pullcache" && (row.SteadyRequests != sizes.GrowthRequests || row.SteadyErrors != 0) {
+			t.Errorf("pullcache with %d stored, after the inventory: %d reads, %d errors", row.Stored, row.SteadyRequests, row.SteadyErrors)
+		}
 		if row.StartupSeconds <= 0 || row.PeakRSSBytes <= 0 {
 			t.Errorf("%s with %d stored: start-up %.3fs, peak RSS %d", row.Target, row.Stored, row.StartupSeconds, row.PeakRSSBytes)
 		}

@@ -212,16 +212,19 @@ func (r *Results) writePlots(dir string) ([]string, error) {
 		add("coalesce-upstream-bytes.svg", barChart("Cold coalescing: MiB fetched from upstream", "MiB", names, mibs))
 	}
 	var xs []string
-	p50, p99 := Series{Name: "pullcache p50"}, Series{Name: "pullcache p99"}
+	p50, p99 := Series{Name: "p50, first pass"}, Series{Name: "p99, first pass"}
+	s50, s99 := Series{Name: "p50, second pass"}, Series{Name: "p99, second pass"}
 	for _, row := range r.Growth {
 		if row.Target == "pullcache" {
 			xs = append(xs, strconv.Itoa(row.Stored))
 			p50.Values = append(p50.Values, row.P50Ms)
 			p99.Values = append(p99.Values, row.P99Ms)
+			s50.Values = append(s50.Values, row.SteadyP50Ms)
+			s99.Values = append(s99.Values, row.SteadyP99Ms)
 		}
 	}
 	if len(xs) > 0 {
-		add("growth-latency.svg", lineChart("Manifest latency by stored manifests", "stored manifests", "ms", xs, []Series{p50, p99}, false))
+		add("growth-latency.svg", lineChart("pullcache manifest latency by stored manifests", "stored manifests", "ms (log)", xs, []Series{p50, p99, s50, s99}, true))
 	}
 
 	for _, name := range order {
