@@ -16,7 +16,8 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// manifestAccept is what docker and containerd send: every manifest type.
+// manifestAccept is the Accept header of docker and containerd: every
+// manifest type.
 var manifestAccept = strings.Join([]string{
 	"application/vnd.docker.distribution.manifest.v2+json",
 	"application/vnd.docker.distribution.manifest.list.v2+json",
@@ -92,6 +93,7 @@ func (c *Client) fetchToken(ctx context.Context, repo, challenge string) error {
 		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
 		params[k] = strings.Trim(v, `"`)
 	}
+
 	q := url.Values{"service": {params["service"]}, "scope": {"repository:" + repo + ":pull"}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, params["realm"]+"?"+q.Encode(), nil)
 	if err != nil {
@@ -105,6 +107,7 @@ func (c *Client) fetchToken(ctx context.Context, repo, challenge string) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("get token: status %d", resp.StatusCode)
 	}
+
 	var body struct {
 		Token string `json:"token"`
 	}

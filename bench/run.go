@@ -64,7 +64,7 @@ func sizesFor(smoke bool) Sizes {
 	}
 }
 
-// Env is what every workload shares: the built binaries, a scratch
+// Env is the state every workload shares: the built binaries, a scratch
 // directory and the sizes.
 type Env struct {
 	Sizes     Sizes

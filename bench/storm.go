@@ -11,7 +11,7 @@ import (
 )
 
 // StormRow is the share of pulls of stored images that succeeded while the
-// upstream answered 429.
+// upstream returned 429.
 type StormRow struct {
 	Target      string  `json:"target"`
 	Fault       string  `json:"fault"`
@@ -49,7 +49,7 @@ func runStorm(ctx context.Context, e *Env, res *Results) error {
 		start func() (*Server, error)
 	}
 	// tag_ttl 0 makes pullcache ask upstream on every tag request, as the
-	// reference does; with a longer TTL a storm shorter than the TTL would
+	// reference does. With a longer TTL, a storm shorter than the TTL would
 	// not reach upstream at all.
 	targets := []target{{"pullcache (tag_ttl 0)", func() (*Server, error) {
 		return e.startPullcache(ctx, "storm-pullcache", filepath.Join(e.Scratch, "storm-pc-data"), up.URL, "0s")

@@ -8,8 +8,8 @@ import (
 )
 
 // A breaker stops the cache from revalidating stored tags with an upstream
-// that just failed (5xx, timeout, refused connection) or answered 429 for
-// a reason other than the pull quota, so that
+// that just failed (5xx, timeout, refused connection) or returned a 429
+// other than the pull quota, so that
 // while it is down a stored tag is served at once as STALE instead of
 // after another timeout. Content that is not stored is still asked for:
 // the client has nothing better than an attempt.
