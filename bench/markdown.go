@@ -146,7 +146,7 @@ func (r *Results) stormMarkdown(b *strings.Builder) {
 	if len(r.Storm) == 0 {
 		return
 	}
-	b.WriteString("\n## Upstream 429 storm\n\nEvery image is stored first; then the upstream answers 429 and the same images are pulled again, 8 at a time.\n\n")
+	b.WriteString("\n## Upstream 429 storm\n\nEvery image is stored first. Then the upstream returns 429 and the same images are pulled again, 8 at a time.\n\n")
 	b.WriteString("| target | upstream fault | pulls | succeeded | share | wall s | pull p50 ms | pull p99 ms | first error |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, row := range r.Storm {
 		fmt.Fprintf(b, "| %s | %s | %d | %d | %.0f%% | %.2f | %.1f | %.1f | %s |\n", row.Target, row.Fault, row.Pulls, row.Succeeded, 100*row.Share,
