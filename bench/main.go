@@ -25,10 +25,19 @@ func main() {
 	flag.StringVar(&opts.Registry, "registry", "/usr/bin/docker-registry", "docker-registry binary for the reference mirror; empty skips the reference")
 	flag.StringVar(&opts.Workloads, "workloads", "burst,coalesce,warm,storm,growth", "comma-separated workloads to run")
 	flag.BoolVar(&opts.KeepDir, "keep", false, "keep the scratch directory with the stores, configs and server logs")
+	replot := flag.Bool("replot", false, "rewrite results.md and the plots from the results.json in -out, without measuring")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+
+	if *replot {
+		if err := rewriteReport(opts.OutDir); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
+		}
+		return
+	}
 
 	opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if _, err := Run(ctx, opts); err != nil {

@@ -172,3 +172,17 @@ func (r *Results) write(dir string) error {
 	}
 	return nil
 }
+
+// rewriteReport reads dir/results.json and writes results.md and the plots
+// again, for changes to the report that need no new measurement.
+func rewriteReport(dir string) error {
+	data, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		return fmt.Errorf("read results: %w", err)
+	}
+	var r Results
+	if err := json.Unmarshal(data, &r); err != nil {
+		return fmt.Errorf("decode results.json: %w", err)
+	}
+	return r.write(dir)
+}

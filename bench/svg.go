@@ -20,7 +20,7 @@ var seriesColors = []string{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd
 
 const (
 	chartW, chartH                         = 640, 360
-	marginL, marginR, marginT, marginB int = 70, 20, 40, 60
+	marginL, marginR, marginT, marginB int = 70, 40, 40, 60
 )
 
 // lineChart draws series over categorical x positions with a linear y
@@ -64,20 +64,20 @@ func lineChart(title, xLabel, yLabel string, xs []string, series []Series, logY 
 	var b strings.Builder
 	svgHeader(&b, title)
 	axes(&b, xLabel, yLabel)
-	ticks := 5
-	for k := 0; k <= ticks; k++ {
-		v := lo + (hi-lo)*float64(k)/float64(ticks)
-		label := v
-		if logY {
-			if k != 0 && k != ticks && float64(int(v)) != v {
-				continue
-			}
-			label = math.Pow(10, v)
-			v = label
+	var tickValues []float64
+	if logY {
+		for decade := lo; decade <= hi; decade++ {
+			tickValues = append(tickValues, math.Pow(10, decade))
 		}
+	} else {
+		for k := 0; k <= 5; k++ {
+			tickValues = append(tickValues, lo+(hi-lo)*float64(k)/5)
+		}
+	}
+	for _, v := range tickValues {
 		y := yPos(v)
 		fmt.Fprintf(&b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>`+"\n", marginL, y, chartW-marginR, y)
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" font-size="11">%s</text>`+"\n", marginL-6, y+4, formatTick(label))
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end" font-size="11">%s</text>`+"\n", marginL-6, y+4, formatTick(v))
 	}
 	for i, x := range xs {
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle" font-size="11">%s</text>`+"\n", xPos(i), chartH-marginB+16, html.EscapeString(x))
