@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"io"
+	"os"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -45,6 +46,14 @@ func (c *Cache) openStoredBlob(ctx context.Context, d digest.Digest, offset int6
 type heldReader struct {
 	io.ReadCloser
 	release func()
+}
+
+// File returns the stored file being read, or nil when the store is not a
+// filesystem. The server sends a file with sendfile(2), which net/http uses
+// only when it is given the *os.File itself.
+func (r *heldReader) File() *os.File {
+	f, _ := r.ReadCloser.(*os.File)
+	return f
 }
 
 func (r *heldReader) Close() error {

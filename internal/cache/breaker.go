@@ -8,7 +8,8 @@ import (
 )
 
 // A breaker stops the cache from revalidating stored tags with an upstream
-// that just failed (5xx, timeout, refused connection), so that
+// that just failed (5xx, timeout, refused connection) or returned a 429
+// other than the pull quota, so that
 // while it is down a stored tag is served at once as STALE instead of
 // after another timeout. Content that is not stored is still asked for:
 // the client has nothing better than an attempt.
@@ -35,11 +36,17 @@ func (c *Cache) upstreamSuspended(name string) (time.Time, bool) {
 	return b.openUntil, true
 }
 
-// recordUpstreamResult opens the breaker after an unavailability failure,
-// doubling the wait each time, and closes it after any upstream response.
+// recordUpstreamResult opens the breaker after an unavailability failure or
+// a 429 other than the pull quota, doubling the wait each time, at least to
+// the failure's Retry-After, and closes it after any other upstream
+// response. Such a 429 (the abuse limit, or any 429 to a HEAD) counts
+// every request from this address, and the upstream client holds requests
+// for it, so a revalidation would keep clients of stored tags waiting for
+// nothing. The pull quota does not open it: HEADs stay free under it.
 func (c *Cache) recordUpstreamResult(name string, err error) {
 	var upErr *upstream.Error
-	unavailable := errors.As(err, &upErr) && upErr.Kind == upstream.KindUnavailable
+	unavailable := errors.As(err, &upErr) && (upErr.Kind == upstream.KindUnavailable ||
+		upErr.Kind == upstream.KindAbuseLimit || upErr.Kind == upstream.KindTooManyRequests)
 
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -61,5 +68,5 @@ func (c *Cache) recordUpstreamResult(name string, err error) {
 	case b.backoff < breakerMaxBackoff:
 		b.backoff = min(2*b.backoff, breakerMaxBackoff)
 	}
-	b.openUntil = c.now().Add(b.backoff)
+	b.openUntil = c.now().Add(max(b.backoff, upErr.RetryAfter))
 }

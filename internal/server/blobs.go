@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strconv"
 
 	"github.com/pullcache/pullcache/internal/cache"
@@ -74,8 +75,11 @@ func (s *Server) serveBlob(w http.ResponseWriter, r *http.Request, rt *route) er
 
 	w.WriteHeader(status)
 	var src io.Reader = body
+	if stored, ok := body.(interface{ File() *os.File }); ok && stored.File() != nil {
+		src = stored.File() // keeps the sendfile(2) path of net/http
+	}
 	if length >= 0 {
-		src = io.LimitReader(body, length)
+		src = io.LimitReader(src, length)
 	}
 	written, err := io.Copy(w, src)
 	if err == nil && length >= 0 && written < length {
