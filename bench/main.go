@@ -4,8 +4,8 @@
 // upstream, runs five workloads and writes results.json, results.md and SVG
 // plots to the output directory.
 //
-//	go run ./bench -out bench-results          # full run, about 10 minutes on 2 cores
-//	go run ./bench -smoke -out /tmp/smoke      # small sizes, under 2 minutes
+//	go run ./bench -out bench-results          # full run, about 4 minutes on 2 cores
+//	go run ./bench -smoke -out /tmp/smoke      # small sizes, under a minute
 package main
 
 import (

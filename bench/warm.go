@@ -93,16 +93,16 @@ func runWarm(ctx context.Context, e *Env, res *Results) error {
 
 	res.Warm = &Warm{SmallBlobBytes: e.Sizes.SmallBlob, LargeBlobBytes: e.Sizes.LargeBlob}
 	names := map[*Server]string{pc: "pullcache", static: "static file server"}
-	for _, srv := range servers {
+	targets := measureWarm(ctx, e, servers, smallDigest, largeDigest)
+	for i, srv := range servers {
 		name := names[srv]
 		if name == "" {
 			name = "docker-registry proxy"
 		}
-		wt := measureWarm(ctx, e, srv, smallDigest, largeDigest)
-		wt.Target = name
-		res.Warm.Targets = append(res.Warm.Targets, wt)
-		e.Log.Info("warm", "target", name, "manifests_per_s", wt.Manifests.PerSecond)
+		targets[i].Target = name
+		e.Log.Info("warm", "target", name, "manifests_per_s", targets[i].Manifests.PerSecond)
 	}
+	res.Warm.Targets = targets
 	return nil
 }
 
@@ -126,30 +126,45 @@ func buildStaticTree(root, pcData string, manifest []byte, blobs ...digest.Diges
 	return os.WriteFile(filepath.Join(manifestDir, "small"), manifest, 0o644)
 }
 
-func measureWarm(ctx context.Context, e *Env, srv *Server, small, large digest.Digest) WarmTarget {
-	var wt WarmTarget
+// measureWarm runs each load level against every server in turn before
+// the next level, so that a change in the machine's load during the run
+// falls on all servers alike instead of on whichever was measured last.
+func measureWarm(ctx context.Context, e *Env, servers []*Server, small, large digest.Digest) []WarmTarget {
+	targets := make([]WarmTarget, len(servers))
 	maxConc := max(e.Sizes.ManifestConc, e.Sizes.SmallLevels[len(e.Sizes.SmallLevels)-1])
-	client := newClient(srv.URL, maxConc)
-	defer client.Close()
-
-	wt.Manifests = runLoad(ctx, e.Sizes.ManifestConc, e.Sizes.LevelDuration, func(ctx context.Context) (int64, error) {
-		return fetchManifest(ctx, client, warmRepo, "small")
-	})
-	for _, conc := range e.Sizes.SmallLevels {
-		wt.Small = append(wt.Small, runLoad(ctx, conc, e.Sizes.LevelDuration, func(ctx context.Context) (int64, error) {
-			return client.getBlob(ctx, warmRepo, small, false)
-		}))
+	clients := make([]*Client, len(servers))
+	for i, srv := range servers {
+		clients[i] = newClient(srv.URL, maxConc)
+		defer clients[i].Close()
 	}
-	for _, conc := range e.Sizes.LargeLevels {
-		srv.ResetPeakMemory()
-		wt.Large = append(wt.Large, runLoad(ctx, conc, e.Sizes.LevelDuration, func(ctx context.Context) (int64, error) {
-			return client.getBlob(ctx, warmRepo, large, false)
-		}))
-		if conc == 8 || conc == e.Sizes.LargeLevels[len(e.Sizes.LargeLevels)-1] {
-			wt.PeakRSSLarge8 = srv.PeakMemory()
+
+	for i := range servers {
+		client := clients[i]
+		targets[i].Manifests = runLoad(ctx, e.Sizes.ManifestConc, e.Sizes.LevelDuration, func(ctx context.Context) (int64, error) {
+			return fetchManifest(ctx, client, warmRepo, "small")
+		})
+	}
+	for _, conc := range e.Sizes.SmallLevels {
+		for i := range servers {
+			client := clients[i]
+			targets[i].Small = append(targets[i].Small, runLoad(ctx, conc, e.Sizes.LevelDuration, func(ctx context.Context) (int64, error) {
+				return client.getBlob(ctx, warmRepo, small, false)
+			}))
 		}
 	}
-	return wt
+	for _, conc := range e.Sizes.LargeLevels {
+		for i, srv := range servers {
+			client := clients[i]
+			srv.ResetPeakMemory()
+			targets[i].Large = append(targets[i].Large, runLoad(ctx, conc, e.Sizes.LevelDuration, func(ctx context.Context) (int64, error) {
+				return client.getBlob(ctx, warmRepo, large, false)
+			}))
+			if conc == 8 || conc == e.Sizes.LargeLevels[len(e.Sizes.LargeLevels)-1] {
+				targets[i].PeakRSSLarge8 = srv.PeakMemory()
+			}
+		}
+	}
+	return targets
 }
 
 // fetchManifest GETs a manifest by tag and reads its body.
