@@ -236,7 +236,7 @@ func (r *Registry) withRetries(ctx context.Context, req request, attempt func(co
 			r.log.Warn("upstream abuse limit reached; holding every request to it",
 				slog.Duration("for", d.holdFor), slog.String("kind", req.kind))
 		}
-		if !d.retry || ctx.Err() != nil {
+		if !d.retry || ctx.Err() != nil || (d.hold && !holdWaitAllowed(ctx)) {
 			return nil, err
 		}
 
@@ -255,14 +255,15 @@ func (r *Registry) withRetries(ctx context.Context, req request, attempt func(co
 	}
 }
 
-// waitForGate waits out the abuse-limit hold. A hold longer than MaxDelay
-// fails at once, so the cache can serve a stored copy or a fallback.
+// waitForGate waits out the abuse-limit hold. A hold longer than MaxDelay,
+// or any hold for a context marked by WithoutHoldWait, fails at once, so
+// the cache can serve a stored copy or a fallback.
 func (r *Registry) waitForGate(ctx context.Context) error {
 	wait := r.gate.remaining(r.now())
 	if wait <= 0 {
 		return nil
 	}
-	if wait > r.opts.Retry.MaxDelay {
+	if wait > r.opts.Retry.MaxDelay || !holdWaitAllowed(ctx) {
 		return &Error{Upstream: r.name, Kind: KindAbuseLimit, RetryAfter: wait,
 			Err: fmt.Errorf("holding requests for %s after the upstream's abuse limit", wait.Round(time.Second))}
 	}
