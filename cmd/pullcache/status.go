@@ -80,7 +80,11 @@ func printStatus(w io.Writer, r status.Report) error {
 	if r.Store.Writes != nil && r.Store.Writes.Failing {
 		writes = "FAILING: " + r.Store.Writes.LastError
 	}
-	fmt.Fprintf(w, "store %s in %d objects, writes %s\n\n", humanize.IBytes(uint64(r.Store.Bytes)), r.Store.Objects, writes)
+	sampled := "not measured yet"
+	if !r.Store.Sampled.IsZero() {
+		sampled = "measured " + humanize.RelTime(r.Store.Sampled, r.GeneratedAt, "ago", "from now")
+	}
+	fmt.Fprintf(w, "store %s in %d objects (%s), writes %s\n\n", humanize.IBytes(uint64(r.Store.Bytes)), r.Store.Objects, sampled, writes)
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "UPSTREAM\tPULLS ANSWERED\tSPENT UPSTREAM\tSAVED\tQUOTA LEFT\tFAILED REQUESTS\tRETRIES\tFROM FALLBACKS\tRESERVE ANSWERS")
