@@ -11,7 +11,6 @@ import (
 	"github.com/pullcache/pullcache/internal/metrics"
 	"github.com/pullcache/pullcache/internal/repoglob"
 	"github.com/pullcache/pullcache/internal/secret"
-	"github.com/pullcache/pullcache/internal/upstream"
 )
 
 // buildFallbacks creates a client per fallback of u. Their credential
@@ -30,32 +29,16 @@ func buildFallbacks(ctx context.Context, cfg config.Config, index int, u config.
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 		go creds.Run(ctx, cfg.CredentialsRefresh)
-		client, err := upstream.New(upstream.Options{
-			Name:            name,
-			URL:             f.URL,
-			Credentials:     creds.Get,
-			ConnectTimeout:  u.Timeouts.Connect,
-			IdleReadTimeout: u.Timeouts.IdleRead,
-			MaxManifestSize: int64(cfg.Limits.MaxManifestSize),
-			Logger:          log.With(slog.String("fallback_of", u.Name)),
-			OnResponse:      m.UpstreamObserver(name),
-			OnBody:          m.BodyObserver(name),
-			Retry:           upstream.RetryOptions{OnRetry: m.RetryObserver(name)},
-
-			CredentialsRejected: creds.Rejected,
-		})
+		client, err := newRegistryClient(name, f.URL, creds, u.Timeouts, cfg, log.With(slog.String("fallback_of", u.Name)), m)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 
-		fb := cache.Fallback{Client: client, PathPrefix: f.FallbackPrefix()}
-		for _, glob := range f.Repositories {
-			p, err := repoglob.Compile(glob)
-			if err != nil {
-				return nil, fmt.Errorf("%s: repositories: %w", where, err)
-			}
-			fb.Repositories = append(fb.Repositories, p)
+		repositories, err := repoglob.CompileAll(f.Repositories)
+		if err != nil {
+			return nil, fmt.Errorf("%s: repositories: %w", where, err)
 		}
+		fb := cache.Fallback{Client: client, PathPrefix: f.FallbackPrefix(), Repositories: repositories}
 		out = append(out, fb)
 		log.Info("fallback configured", slog.String("upstream", u.Name), slog.String("fallback", client.Name()),
 			slog.String("path_prefix", fb.PathPrefix), slog.Any("repositories", f.Repositories))

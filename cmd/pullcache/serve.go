@@ -21,7 +21,6 @@ import (
 	"github.com/pullcache/pullcache/internal/metrics"
 	"github.com/pullcache/pullcache/internal/server"
 	"github.com/pullcache/pullcache/internal/storage"
-	"github.com/pullcache/pullcache/internal/upstream"
 )
 
 // shutdownTimeout is how long in-flight requests get to finish on SIGTERM.
@@ -260,20 +259,7 @@ func buildUpstreams(ctx context.Context, cfg config.Config, log *slog.Logger, m 
 	for i, u := range cfg.Upstreams {
 		creds := credentials[u.Name]
 		go creds.Run(ctx, cfg.CredentialsRefresh)
-		client, err := upstream.New(upstream.Options{
-			Name:            u.Name,
-			URL:             u.URL,
-			Credentials:     creds.Get,
-			ConnectTimeout:  u.Timeouts.Connect,
-			IdleReadTimeout: u.Timeouts.IdleRead,
-			MaxManifestSize: int64(cfg.Limits.MaxManifestSize),
-			Logger:          log,
-			OnResponse:      m.UpstreamObserver(u.Name),
-			OnBody:          m.BodyObserver(u.Name),
-			Retry:           upstream.RetryOptions{OnRetry: m.RetryObserver(u.Name)},
-
-			CredentialsRejected: creds.Rejected,
-		})
+		client, err := newRegistryClient(u.Name, u.URL, creds, u.Timeouts, cfg, log, m)
 		if err != nil {
 			return nil, nil, fmt.Errorf("upstreams[%d] (%s): %w", i, u.Name, err)
 		}
