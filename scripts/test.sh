@@ -47,10 +47,10 @@ run_isolated bash -c 'ip link set lo up && exec env GOPROXY=off go test -race -c
   test-in-netns "${args[@]}"
 
 if ((full_run)); then
-  # A count, not a duration: with a duration, Go 1.26's fuzz coordinator
+  # A count, not a duration. With a duration, Go 1.26's fuzz coordinator
   # can fail a target with "context deadline exceeded" when the time runs
-  # out while a worker is busy (a race fixed in Go 1.27), which a loaded CI
-  # machine hits now and then.
+  # out while a worker is busy. Go 1.27 fixes this race, and a loaded CI
+  # machine hits it now and then.
   fuzztime="${FUZZTIME:-50000x}"
   echo "== fuzz ($fuzztime per target, network namespace: loopback only)"
   # Each target is a "func FuzzX(f *testing.F)" in a _test.go file; go test

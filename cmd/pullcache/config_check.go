@@ -95,8 +95,8 @@ func checkSecurityFiles(cfg config.Config, log *slog.Logger, out io.Writer) erro
 	return errors.Join(errs...)
 }
 
-// describeCredentials says where an upstream's credentials come from and,
-// once resolved, the user name, which is not a secret.
+// describeCredentials returns where an upstream's credentials come from
+// and, once resolved, the user name, which is not a secret.
 func describeCredentials(u config.Upstream, resolved map[string]*secret.Credentials) string {
 	creds, ok := resolved[u.Name]
 	if !ok {

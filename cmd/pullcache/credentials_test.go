@@ -381,8 +381,8 @@ func TestRatelimitWithIdentityToken(t *testing.T) {
 	requireNoSecret(t, "ratelimit output", out+errOut, refreshToken)
 }
 
-// fetchRefreshToken logs in to hubsim's token service as testUser and asks
-// for an offline token, as an OAuth login of the Docker CLI does.
+// fetchRefreshToken logs in to hubsim's token service as testUser and
+// requests an offline token, as an OAuth login of the Docker CLI does.
 func fetchRefreshToken(t *testing.T, hubURL string) string {
 	t.Helper()
 

@@ -66,7 +66,7 @@ func runGC(ctx context.Context, out io.Writer, flags gcFlags) error {
 		defer opened.close()
 		release, ok := opened.maintenanceGate(ctx)
 		if !ok {
-			return fmt.Errorf("gc %s: another replica holds the maintenance lease; try again in a few minutes", opened.location)
+			return fmt.Errorf("gc %s: maintenance lease is in use by another replica or could not be taken (see the log); try again in a few minutes", opened.location)
 		}
 		defer release()
 		store, location = opened.store, opened.location

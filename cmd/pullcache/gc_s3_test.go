@@ -84,17 +84,17 @@ cache:
 	old := blob("unreferenced", 2*time.Hour)
 	young := blob("unreferenced, just stored", 0)
 
-	held, err := replica.Lease(maintenanceLease, time.Minute).TryAcquire(ctx)
+	heldLease, err := replica.Lease(maintenanceLease, time.Minute).TryAcquire(ctx)
 	if err != nil {
 		t.Fatalf("take the maintenance lease as another replica: %v", err)
 	}
 	for _, args := range [][]string{{"--dry-run"}, {}} {
 		_, err := runCommand(t, append([]string{"gc", "--config", configPath}, args...)...)
-		if err == nil || !strings.Contains(err.Error(), "another replica holds the maintenance lease") {
+		if err == nil || !strings.Contains(err.Error(), "maintenance lease is in use by another replica") {
 			t.Errorf("gc %v while another replica holds the lease: error %v, want one about the maintenance lease", args, err)
 		}
 	}
-	if err := held.Release(ctx); err != nil {
+	if err := heldLease.Release(ctx); err != nil {
 		t.Fatalf("release the lease: %v", err)
 	}
 	has := func(key string) bool {
@@ -140,9 +140,9 @@ cache:
 	}
 
 	// gc released the lease: a replica can take it at once.
-	held, err = replica.Lease(maintenanceLease, time.Minute).TryAcquire(ctx)
+	heldLease, err = replica.Lease(maintenanceLease, time.Minute).TryAcquire(ctx)
 	if err != nil {
 		t.Fatalf("take the maintenance lease after gc: %v", err)
 	}
-	held.Release(ctx)
+	heldLease.Release(ctx)
 }

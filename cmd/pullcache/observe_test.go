@@ -53,7 +53,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // startServe runs serve with docker.io pointed at hubURL and waits until
-// /readyz answers 200.
+// /readyz returns 200.
 func startServe(t *testing.T, hubURL, data string) *served {
 	t.Helper()
 	dir := t.TempDir()
@@ -167,7 +167,7 @@ func (s *served) report() status.Report {
 
 // pullSequence is the known sequence of pulls the tests check against:
 // alpine fetched once and pulled again from the store, a missing
-// repository, and a tag whose upstream answers 503.
+// repository, and a tag whose upstream returns 503.
 func pullSequence(t *testing.T, s *served, hub *hubsim.Hub, alpine hubsim.Image) (blobs []digest.Digest) {
 	t.Helper()
 	blobs = append(blobs, alpine.Config.Digest)
@@ -386,7 +386,8 @@ func elementText(dom, id string) string {
 
 // requireChromium returns Chromium's path. It also requires a network
 // namespace with only loopback, because Chromium looks up names and probes
-// for IPv6 on start even when told not to use the network.
+// for IPv6 on start even with the flags in runChromium that disable
+// background networking.
 func requireChromium(t *testing.T) string {
 	t.Helper()
 	skip := t.Skipf

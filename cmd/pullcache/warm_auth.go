@@ -44,7 +44,7 @@ func loadMirrorCredentials(ctx context.Context, mirror string) (*mirrorCredentia
 		return nil, fmt.Errorf("credentials for the mirror %s: %w", u.Host, err)
 	}
 	if username == dockerconfig.TokenUsername {
-		return nil, fmt.Errorf("credentials for the mirror %s: %s holds an identity token, but the mirror takes a username and password; log in again with docker login %s", u.Host, path, u.Host)
+		return nil, fmt.Errorf("credentials for the mirror %s: %s contains an identity token, but the mirror accepts only a username and password; log in again with docker login %s", u.Host, path, u.Host)
 	}
 	return &mirrorCredentials{username: username, password: secret}, nil
 }

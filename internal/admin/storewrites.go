@@ -7,9 +7,10 @@ import (
 
 // StoreWriteReporter receives the outcome of store writes. The cache calls
 // StoreWriteFailed when it cannot write an object (a full disk, say) and
-// serves the content streamed instead, and StoreWriteSucceeded after a
-// write that worked, which clears the failing state. A store write failure
-// does not make pullcache unready: it keeps answering pulls.
+// then streams the content to the client without storing it. It calls
+// StoreWriteSucceeded after a successful write, which clears the failing
+// state. A store write failure does not make pullcache unready, so it
+// keeps serving pulls.
 type StoreWriteReporter interface {
 	StoreWriteFailed(err error)
 	StoreWriteSucceeded()

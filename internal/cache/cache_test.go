@@ -389,9 +389,9 @@ func TestBadBlobNotStored(t *testing.T) {
 			f.up.corrupt = fault == "corrupt"
 			f.up.truncate = fault == "truncate"
 
-			// The failure shows either when GetBlob returns, if the whole
-			// bad body arrived before the first byte was handed over, or
-			// while reading; never as a complete blob.
+			// The failure shows when GetBlob returns if the whole bad body
+			// arrived before the first byte was handed over. Otherwise it
+			// shows while reading. It never shows as a complete blob.
 			blob, err := f.cache.GetBlob(context.Background(), testUpstream, testRepo, d)
 			if err == nil {
 				got, readErr := readBlob(t, blob, 0)

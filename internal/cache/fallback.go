@@ -56,8 +56,9 @@ const (
 )
 
 // fallbackWorthy reports whether a failure of the upstream is one a
-// fallback may make up for. A 404 is an answer, not a failure: the
-// content is gone, and a fallback that still has it would hide that.
+// fallback may make up for. A 404 is not such a failure, because it means
+// the upstream does not have the content, and a fallback that still has
+// it would hide that.
 func fallbackWorthy(err error) bool {
 	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, ErrQueueFull) {
 		return false
@@ -184,8 +185,8 @@ func (c *Cache) resolveDigest(ctx context.Context, remote Remote, repo, ref stri
 	return stored.Digest, stored.MediaType, nil
 }
 
-// manifestByDigestFromFallbacks asks each fallback in order for the
-// manifest with digest d and returns the first whose bytes match.
+// manifestByDigestFromFallbacks requests the manifest with digest d from
+// each fallback in order and returns the first whose bytes match d.
 func (c *Cache) manifestByDigestFromFallbacks(ctx context.Context, remote Remote, sources []Fallback, repo string, d digest.Digest) (upstream.Manifest, error) {
 	name := remote.Client.Name()
 	var failures []string

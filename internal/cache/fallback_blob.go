@@ -110,9 +110,10 @@ func (c *Cache) copyFallbackBlob(ctx context.Context, fb Fallback, fallbackRepo 
 	return total, nil
 }
 
-// storeSink writes to a store writer, if any, and never fails the copy: a
-// store that cannot take the blob must not keep clients from getting it.
-// The first write error is kept in err and later writes are dropped.
+// storeSink writes to a store writer, if any. Its Write always returns
+// len(p) and a nil error, so a store that cannot take the blob does not
+// stop the copy to the client. The first write error is kept in err, and
+// later writes to the store are dropped.
 type storeSink struct {
 	w   storage.Writer
 	err error

@@ -14,7 +14,7 @@ import (
 	"github.com/pullcache/pullcache/internal/testlog"
 )
 
-// errBucketUnreachable stands for an S3 bucket that does not answer.
+// errBucketUnreachable is the error of an S3 bucket that does not respond.
 var errBucketUnreachable = errors.New("dial tcp 127.0.0.1:9000: connect: connection refused")
 
 // unreachableStore fails every read and write while down is set, as a

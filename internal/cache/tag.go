@@ -83,8 +83,9 @@ func (c *Cache) refreshTag(ctx context.Context, remote Remote, repo, tag string)
 		// GET is the whole revalidation.
 		return c.revalidateWithGet(ctx, remote, repo, tag, stored, stale)
 	}
-	// The stored copy answers at once if the upstream is holding requests
-	// after its abuse limit, instead of after the hold.
+	// While requests to the upstream are held after its abuse limit, this
+	// HEAD fails at once, so the stored copy is served without waiting out
+	// the hold.
 	desc, err := remote.Client.HeadManifest(upstream.WithoutHoldWait(ctx), repo, tag)
 	c.recordUpstreamResult(name, err)
 	if err != nil {

@@ -26,9 +26,9 @@ func writeConfig(t *testing.T, body string) string {
 	return dir
 }
 
-// installHelper writes docker-credential-NAME on a PATH of its own. The
-// script answers get for server URLs it knows, and the helper protocol's
-// "not found" message for others.
+// installHelper writes docker-credential-NAME on a PATH of its own. For
+// get, the script outputs the credentials of server URLs in known, and the
+// helper protocol's "not found" message for others.
 func installHelper(t *testing.T, name string, known map[string]string) string {
 	t.Helper()
 
@@ -122,7 +122,7 @@ func TestCredHelpersAndStore(t *testing.T) {
 	if err != nil || user != "ghcr-from-helper" {
 		t.Errorf("Lookup(ghcr.io) = %q, %v; want the credHelpers entry", user, err)
 	}
-	// The store has nothing: the auths entry answers.
+	// The credential store has no entry, so the auths entry is returned.
 	user, secret, err = lookup(t, "registry.example.com")
 	if err != nil || user != "fallback" || secret != hubPassword {
 		t.Errorf("Lookup(registry.example.com) = %q, %q, %v; want the auths entry", user, secret, err)

@@ -201,7 +201,8 @@ func (e *Evictor) due() bool {
 // more when ctx ends, and returns then.
 func (e *Evictor) Run(ctx context.Context) {
 	// A server that fails to start stops the evictor at once, which cancels
-	// ctx during this read. Nothing is lost then, so nothing is logged.
+	// ctx during this read. The stored record is then left in the store, and
+	// the final flush merges it before writing, so nothing is logged.
 	if err := e.tracker.load(ctx, e.store); err != nil && ctx.Err() == nil {
 		e.log.Warn("read times from the previous run are lost; eviction order starts from commit times", slog.Any("err", err))
 	}

@@ -8,9 +8,10 @@ import (
 )
 
 // TestRunAfterCommitsAndRetryAfterSkip checks when the run loop measures a
-// store that other processes share: after this process committed a tenth
-// of max size, though its own commits leave the store under it, and again
-// soon after a run that the gate skipped. Skipped runs reach Observe.
+// store that other processes share. It measures after this process
+// committed a tenth of max size, even if its own commits leave the store
+// under it. It measures again soon after a run that the gate skipped.
+// Skipped runs reach Observe.
 func TestRunAfterCommitsAndRetryAfterSkip(t *testing.T) {
 	s := newStack(t, 0)
 	e := s.evictor

@@ -69,7 +69,7 @@ func (m *Metrics) ReserveAnswer(upstream, outcome string) {
 
 var _ cache.Observer = (*Metrics)(nil)
 
-// Eviction is what one eviction run did, as the metrics count it.
+// Eviction is the outcome of one eviction run, as the metrics count it.
 type Eviction struct {
 	Skipped, Blocked          bool
 	Manifests, Blobs, Records int

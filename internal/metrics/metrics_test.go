@@ -56,7 +56,7 @@ func TestMetricsMatchHub(t *testing.T) {
 	alpine := s.std.Alpine
 	alpineBlobs, alpineBytes := s.imageBlobs(alpine)
 
-	// A first pull fetches; a second is answered from the store.
+	// A first pull fetches, and a second is served from the store.
 	s.expect(http.MethodGet, "/v2/", http.StatusOK, "")
 	s.expect(http.MethodGet, manifestPath("alpine", alpine.Tag), http.StatusOK, "MISS")
 	s.expect(http.MethodGet, manifestPath("alpine", alpine.Digest.String()), http.StatusOK, "HIT")
@@ -177,7 +177,7 @@ func TestMetricsMatchHub(t *testing.T) {
 		t.Fatal(err)
 	}
 	hub := sum.Upstreams["docker.io"]
-	// Manifest GETs answered: tag MISS, digest HIT, tag HIT, digest HIT,
+	// Manifest GETs served: tag MISS, digest HIT, tag HIT, digest HIT,
 	// REVALIDATED, STALE and library/big's MISS.
 	if hub.PullsAnswered != 7 || hub.PullsSpent != float64(stats.PullsBy("127.0.0.1")) {
 		t.Errorf("summary: %v pulls answered, %v spent; want 7 and the hub's %d", hub.PullsAnswered, hub.PullsSpent, stats.PullsBy("127.0.0.1"))

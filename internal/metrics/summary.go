@@ -13,9 +13,9 @@ import (
 type Summary struct {
 	// Requests counts manifest and blob requests by cache status.
 	Requests map[string]float64
-	// HitRatio is the share of manifest and blob requests answered from
-	// the store (HIT, REVALIDATED, STALE) among those with a cache status;
-	// 0 before the first.
+	// HitRatio is the share of manifest and blob requests served from
+	// the store (HIT, REVALIDATED, STALE) among those with a cache status.
+	// It is 0 before the first such request.
 	HitRatio     float64
 	ServedBytes  float64
 	FetchedBytes float64
@@ -45,14 +45,15 @@ type UpstreamSummary struct {
 	// upstream's fallbacks; FallbackRejected those whose bytes did not
 	// match their digest.
 	FallbackFetches, FallbackRejected float64
-	// ReserveAnswers counts moved tags answered without a manifest GET
+	// ReserveAnswers counts moved tags served without a manifest GET
 	// because the quota reserve was reached.
 	ReserveAnswers float64
-	// CredentialsRejected counts refusals of the configured credentials.
+	// CredentialsRejected counts rejections of the configured credentials.
 	CredentialsRejected float64
 }
 
-// PullsSaved is the number of pulls answered without spending one upstream.
+// PullsSaved returns the number of pulls served without spending one
+// upstream.
 func (u UpstreamSummary) PullsSaved() float64 {
 	if u.PullsAnswered < u.PullsSpent {
 		return 0

@@ -182,10 +182,12 @@ func (c *Credentials) Username() string {
 }
 
 // Rejected records that upstream rejected user and pass. If they are still
-// the current pair, Get returns anonymous credentials from now on, the
-// event is counted and logged (at most once a minute), and the references
-// are resolved again. The call waits up to rejectionReloadWait for that, so
-// the request that met the rejection already retries with a rotated secret.
+// the current, non-empty pair, Get returns anonymous credentials until a
+// different pair is resolved. The rejection is counted and logged (at most
+// once a minute), and the references are resolved again. The call that
+// starts this reload waits up to rejectionReloadWait for it, so that the
+// request that met the rejection can retry with a secret rotated in the
+// meantime. A call made while a reload is running returns at once.
 func (c *Credentials) Rejected(user, pass string) {
 	c.mu.Lock()
 	if c.rejected || !c.loaded || user != c.user || pass != c.pass || (user == "" && pass == "") {

@@ -35,8 +35,9 @@ type Options struct {
 	Cache     *cache.Cache
 	Upstreams []Upstream
 	Logger    *slog.Logger // nil discards logs
-	// BlobRedirect, when set, answers GETs of stored blobs with a 307 to
-	// the URL it returns, so that the bytes come from the store directly.
+	// BlobRedirect, when set, returns the URL that GETs of stored blobs are
+	// redirected to with a 307, so that the bytes come from the store
+	// directly.
 	BlobRedirect func(ctx context.Context, d digest.Digest) (string, error)
 	// Auth checks client logins; nil leaves the registry port open.
 	Auth *Auth

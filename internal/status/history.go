@@ -31,7 +31,7 @@ type Point struct {
 	Quota     bool `json:"quota"`
 	Limit     int  `json:"limit,omitempty"`
 	Remaining int  `json:"remaining,omitempty"`
-	// Answered and Spent are the running totals of pulls answered to
+	// Answered and Spent are the running totals of pulls served to
 	// clients and pulls spent upstream, across restarts.
 	Answered float64 `json:"answered"`
 	Spent    float64 `json:"spent"`

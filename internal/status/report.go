@@ -19,7 +19,7 @@ type Report struct {
 	Started time.Time `json:"started"`
 	Since   time.Time `json:"since"`
 
-	// HitRatio is the share of manifest and blob requests answered from
+	// HitRatio is the share of manifest and blob requests served from
 	// the store since this process started.
 	HitRatio float64 `json:"hit_ratio"`
 	// Requests counts manifest and blob requests by cache status since
@@ -51,21 +51,22 @@ type StoreReport struct {
 type UpstreamReport struct {
 	Name string `json:"name"`
 	// PullsAnswered, PullsSpent and PullsSaved are running totals across
-	// restarts: manifest GETs answered to clients, manifest GETs sent
+	// restarts: manifests returned to clients, manifest GETs sent
 	// upstream (what Docker Hub counts as pulls), and the difference.
 	PullsAnswered float64 `json:"pulls_answered"`
 	PullsSpent    float64 `json:"pulls_spent"`
 	PullsSaved    float64 `json:"pulls_saved"`
 	// Requests and Failures count upstream requests since this process
-	// started; a failure got no response, a 429 or a 5xx.
+	// started. A failure is a request that got no response, a 429 or a
+	// 5xx.
 	Requests  float64          `json:"requests"`
 	Failures  float64          `json:"failures"`
 	RateLimit *RateLimitReport `json:"rate_limit,omitempty"`
 	// Retries, the fallback counts, ReserveAnswers and
 	// CredentialsRejected count since this process started: upstream
 	// requests tried again, content fetched and verified from a fallback
-	// or rejected for a wrong digest, moved tags answered under the quota
-	// reserve, and refusals of the configured credentials.
+	// or rejected for a wrong digest, moved tags served under the quota
+	// reserve, and rejections of the configured credentials.
 	Retries             float64 `json:"retries"`
 	FallbackFetches     float64 `json:"fallback_fetches"`
 	FallbackRejected    float64 `json:"fallback_rejected"`

@@ -1,9 +1,9 @@
-// Package status is the operator's status page on the admin listener: per
-// upstream the quota left over the last day against its limit and the
-// pulls answered against the pulls spent upstream, the hit ratio, the
-// store's usage and the latest errors, as HTML with inline SVG charts and
-// as JSON. The history the charts draw is kept in the store, so a restart
-// does not erase it.
+// Package status serves the operator's status page on the admin listener,
+// as HTML with inline SVG charts and as JSON. For each upstream it shows
+// the quota left over the last day against its limit, and the pulls
+// served to clients against the pulls spent upstream. It also shows the
+// hit ratio, the store's usage and the latest errors. The history behind
+// the charts is kept in the store, so a restart does not erase it.
 package status
 
 import (
@@ -55,7 +55,8 @@ type Status struct {
 	o       Options
 	history *history
 	started time.Time
-	// keyErr is why a shared store's history is kept in memory only.
+	// keyErr is the reason a shared store's history is kept in memory
+	// only, or nil.
 	keyErr error
 }
 

@@ -14,8 +14,8 @@ import (
 	"github.com/pullcache/pullcache/internal/testclock"
 )
 
-// The store card says when the store was last measured, since the size is
-// sampled and may lag behind what was just stored.
+// The store card shows when the store was last measured, because the size
+// is sampled and may lag behind what was just stored.
 func TestPageShowsStoreSampleTime(t *testing.T) {
 	clock := testclock.New(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	store, err := fs.New(t.TempDir(), nil)

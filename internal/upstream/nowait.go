@@ -8,7 +8,8 @@ type holdFreeKey struct{}
 // upstream's abuse-limit hold: while a hold is in force they fail at once
 // with KindAbuseLimit, and an abuse-limit 429 is not retried. Other
 // retries are unchanged. The cache uses it to revalidate stored tags,
-// whose stored copy is a good answer while the upstream refuses requests.
+// because their stored copy can be served while the upstream rejects
+// requests.
 func WithoutHoldWait(ctx context.Context) context.Context {
 	return context.WithValue(ctx, holdFreeKey{}, true)
 }

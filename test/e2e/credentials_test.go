@@ -298,7 +298,7 @@ func TestCredentialHelperForDirectPulls(t *testing.T) {
 }
 
 // getText returns the body of a GET of url, failing the test unless the
-// answer is 200.
+// status is 200.
 func getText(t *testing.T, url string) string {
 	t.Helper()
 

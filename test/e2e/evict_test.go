@@ -70,25 +70,25 @@ func TestMaxSizeEvictsLeastRecentlyUsedImage(t *testing.T) {
 	// b is now the least recently used image: it goes, a and c stay.
 	waitForFile(t, m.blobPath(b.layer.Encoded()), false)
 	tagDir := filepath.Join(m.dataDir, "repositories", "docker.io", "library", "lru")
-	for _, gone := range []string{
+	for _, evictedPath := range []string{
 		m.blobPath(b.config.Encoded()),
 		filepath.Join(m.dataDir, "manifests", "sha256", b.manifest.Encoded()),
 		filepath.Join(tagDir, "_tags", "b"),
 		filepath.Join(tagDir, "_digests", "sha256-"+b.manifest.Encoded()),
 	} {
-		if _, err := os.Stat(gone); !os.IsNotExist(err) {
-			t.Errorf("%s of the evicted image b is still stored (%v)", strings.TrimPrefix(gone, m.dataDir), err)
+		if _, err := os.Stat(evictedPath); !os.IsNotExist(err) {
+			t.Errorf("%s of the evicted image b is still stored (%v)", strings.TrimPrefix(evictedPath, m.dataDir), err)
 		}
 	}
 	for _, img := range []lruImage{a, c} {
-		for _, kept := range []string{
+		for _, keptPath := range []string{
 			m.blobPath(img.layer.Encoded()),
 			m.blobPath(img.config.Encoded()),
 			filepath.Join(m.dataDir, "manifests", "sha256", img.manifest.Encoded()),
 			filepath.Join(tagDir, "_tags", img.tag),
 		} {
-			if _, err := os.Stat(kept); err != nil {
-				t.Errorf("%s of the recently used image %s was removed: %v", strings.TrimPrefix(kept, m.dataDir), img.tag, err)
+			if _, err := os.Stat(keptPath); err != nil {
+				t.Errorf("%s of the recently used image %s was removed: %v", strings.TrimPrefix(keptPath, m.dataDir), img.tag, err)
 			}
 		}
 	}

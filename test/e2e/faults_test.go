@@ -150,10 +150,10 @@ func TestBadUpstreamBlobNotStored(t *testing.T) {
 func checkNoTempFiles(t *testing.T, m *mirror) {
 	t.Helper()
 
-	// A running server writes small records (the status history, the
-	// access record) through .tmp too, each for a moment; a leftover of a
-	// failed transfer stays. So the folder must become empty, not be
-	// empty at one instant.
+	// A running server also writes small records, such as the status
+	// history and the access record, through .tmp for a moment each. A
+	// leftover of a failed transfer stays. So the test waits for the
+	// folder to become empty instead of checking it at one instant.
 	dir := filepath.Join(m.dataDir, ".tmp")
 	var names []string
 	deadline := time.Now().Add(2 * time.Second)

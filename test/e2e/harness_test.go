@@ -175,7 +175,8 @@ func (m *mirror) startOn(addr, adminAddr string, cfg mirrorConfig) error {
 }
 
 // launch starts cmd, a pullcache serve listening on addr and adminAddr,
-// with its output in the log of this start, and waits until it answers.
+// with its output in the log of this start, and waits until it is ready
+// (see waitReady).
 func (m *mirror) launch(cmd *exec.Cmd, addr, adminAddr string) error {
 	logPath := filepath.Join(m.logDir, fmt.Sprintf("pullcache-%d.log", m.starts))
 	p, err := testproc.Start("pullcache", cmd, logPath)

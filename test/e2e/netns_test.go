@@ -19,24 +19,24 @@ func requireLoopbackOnly(t *testing.T) {
 	}
 	for _, iface := range interfaces {
 		if iface.Flags&net.FlagUp != 0 && iface.Flags&net.FlagLoopback == 0 {
-			const why = "; run it inside a network namespace with loopback only, as scripts/test.sh does"
+			const loopbackHint = "; run it inside a network namespace with loopback only, as scripts/test.sh does"
 			if os.Getenv("CI") == "true" {
-				t.Fatalf("network interface %s is up%s", iface.Name, why)
+				t.Fatalf("network interface %s is up%s", iface.Name, loopbackHint)
 			}
-			t.Skipf("network interface %s is up%s", iface.Name, why)
+			t.Skipf("network interface %s is up%s", iface.Name, loopbackHint)
 		}
 	}
 }
 
 // requireRoot skips the test, or fails it when CI is "true", unless it
 // runs as root, which the daemons need to mount and own their storage.
-func requireRoot(t *testing.T, what string) {
+func requireRoot(t *testing.T, daemon string) {
 	t.Helper()
 	if os.Geteuid() == 0 {
 		return
 	}
 	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s needs root and CI=true", what)
+		t.Fatalf("%s needs root and CI=true", daemon)
 	}
-	t.Skipf("%s needs root", what)
+	t.Skipf("%s needs root", daemon)
 }

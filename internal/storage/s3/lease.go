@@ -30,9 +30,10 @@ var ErrLeaseHeld = errors.New("lease held by another replica")
 
 // Lease elects one replica at a time for work such as eviction and gc,
 // with no coordinator beyond the bucket. The lease is an object written
-// with a conditional PUT: If-None-Match: * creates it only when it does not
-// exist, and If-Match: ETAG renews or takes it over only when no other writer
-// changed it in between, so among replicas racing for it exactly one wins.
+// with a conditional PUT. If-None-Match: * creates it only when it does
+// not exist. If-Match: ETAG renews or takes it over only when no other
+// writer changed it in between. So among replicas racing for it, exactly
+// one wins.
 //
 // A holder renews the lease every third of its TTL. A lease that is not
 // renewed expires, and another replica may take it over, so a crashed
@@ -68,7 +69,7 @@ func newHolderID() string {
 // until release is called. It has the shape of the hook with which eviction
 // and gc ask whether this replica may run now.
 func (l *Lease) Gate(ctx context.Context) (release func(), ok bool) {
-	held, err := l.TryAcquire(ctx)
+	heldLease, err := l.TryAcquire(ctx)
 	if err != nil {
 		if !errors.Is(err, ErrLeaseHeld) {
 			l.store.logger.Warn("take lease", slog.String("lease", l.name), slog.Any("err", err))
@@ -78,7 +79,7 @@ func (l *Lease) Gate(ctx context.Context) (release func(), ok bool) {
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), failTimeout)
 		defer cancel()
-		if err := held.Release(ctx); err != nil {
+		if err := heldLease.Release(ctx); err != nil {
 			l.store.logger.Warn("release lease", slog.String("lease", l.name), slog.Any("err", err))
 		}
 	}, true
