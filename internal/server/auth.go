@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -62,15 +63,9 @@ type Auth struct {
 
 	mu        sync.Mutex
 	users     map[string][]byte
-	stamp     fileStamp
+	sum       [32]byte // SHA-256 of the file the users were read from
 	checkedAt time.Time
 	verified  map[[32]byte]struct{}
-}
-
-// fileStamp identifies one version of a file well enough to notice edits.
-type fileStamp struct {
-	size    int64
-	modTime time.Time
 }
 
 // NewAuth loads the htpasswd file. It fails when the file cannot be read
@@ -85,31 +80,25 @@ func NewAuth(o AuthOptions) (*Auth, error) {
 	}
 	rand.Read(a.verifyKey[:])
 
-	users, stamp, err := readHtpasswd(a.path)
+	content, err := os.ReadFile(a.path)
+	if err != nil {
+		return nil, fmt.Errorf("read htpasswd file: %w", err)
+	}
+	users, err := parseHtpasswdFile(a.path, content)
 	if err != nil {
 		return nil, err
 	}
-	a.users, a.stamp, a.checkedAt = users, stamp, time.Now()
+	a.users, a.sum, a.checkedAt = users, sha256.Sum256(content), time.Now()
 	a.verified = map[[32]byte]struct{}{}
 	return a, nil
 }
 
-func readHtpasswd(path string) (map[string][]byte, fileStamp, error) {
-	f, err := os.Open(path)
+func parseHtpasswdFile(path string, content []byte) (map[string][]byte, error) {
+	users, err := parseHtpasswd(bytes.NewReader(content))
 	if err != nil {
-		return nil, fileStamp{}, fmt.Errorf("read htpasswd file: %w", err)
+		return nil, fmt.Errorf("htpasswd file %s: %w", path, err)
 	}
-	defer f.Close()
-
-	info, err := f.Stat()
-	if err != nil {
-		return nil, fileStamp{}, fmt.Errorf("read htpasswd file: %w", err)
-	}
-	users, err := parseHtpasswd(f)
-	if err != nil {
-		return nil, fileStamp{}, fmt.Errorf("htpasswd file %s: %w", path, err)
-	}
-	return users, fileStamp{size: info.Size(), modTime: info.ModTime()}, nil
+	return users, nil
 }
 
 // AnonymousRead reports whether upstream's content may be pulled without a
@@ -168,21 +157,25 @@ func (a *Auth) currentUsers() map[string][]byte {
 	}
 	a.checkedAt = time.Now()
 
-	info, err := os.Stat(a.path)
+	// The file is compared by content, not by size and modification time:
+	// an edit that keeps the size within one timestamp tick would go
+	// unnoticed otherwise. The file is small and read once a second at most.
+	content, err := os.ReadFile(a.path)
 	if err != nil {
 		a.log.Error("htpasswd file unreadable; keeping the logins loaded before", slog.String("path", a.path), slog.Any("err", err))
 		return a.users
 	}
-	if (fileStamp{size: info.Size(), modTime: info.ModTime()}) == a.stamp {
+	sum := sha256.Sum256(content)
+	if sum == a.sum {
 		return a.users
 	}
 
-	users, stamp, err := readHtpasswd(a.path)
+	users, err := parseHtpasswdFile(a.path, content)
 	if err != nil {
 		a.log.Error("htpasswd file changed but is invalid; keeping the logins loaded before", slog.String("path", a.path), slog.Any("err", err))
 		return a.users
 	}
-	a.users, a.stamp = users, stamp
+	a.users, a.sum = users, sum
 	clear(a.verified)
 	a.log.Info("htpasswd file reloaded", slog.String("path", a.path), slog.Int("users", len(users)))
 	return a.users
