@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,42 +62,20 @@ func runBurst(ctx context.Context, e *Env, res *Results) error {
 		return err
 	}
 
-	type target struct {
-		name  string
-		start func() (*Server, error)
-	}
-	targets := []target{
-		{"pullcache (tag_ttl 5m)", func() (*Server, error) {
-			return e.startPullcache(ctx, "burst-pullcache-5m", filepath.Join(e.Scratch, "burst-pc5m-data"), up.URL, "5m")
-		}},
-		{"pullcache (tag_ttl 0)", func() (*Server, error) {
-			return e.startPullcache(ctx, "burst-pullcache-0", filepath.Join(e.Scratch, "burst-pc0-data"), up.URL, "0s")
-		}},
-	}
-	if e.Registry != "" {
-		targets = append(targets, target{"docker-registry proxy", func() (*Server, error) {
-			return e.startRegistry(ctx, "burst-registry", filepath.Join(e.Scratch, "burst-reg-data"), up.URL)
-		}})
-	}
-	targets = append(targets, target{"upstream directly", func() (*Server, error) {
-		return &Server{Name: "upstream", URL: up.URL}, nil
-	}})
-
-	for _, t := range targets {
-		srv, err := t.start()
+	targets := e.compareTargets(ctx, up, "burst",
+		e.pullcacheTarget(ctx, up, "pullcache (tag_ttl 5m)", "burst-pullcache-5m", "burst-pc5m-data", "5m"),
+		e.pullcacheTarget(ctx, up, "pullcache (tag_ttl 0)", "burst-pullcache-0", "burst-pc0-data", "0s"),
+	)
+	return runTargets(targets, func(name string, srv *Server) error {
+		row, err := burstOnce(ctx, e, up, std, srv)
 		if err != nil {
 			return err
 		}
-		row, err := burstOnce(ctx, e, up, std, srv)
-		srv.Stop()
-		if err != nil {
-			return fmt.Errorf("%s: %w", t.name, err)
-		}
-		row.Target = t.name
+		row.Target = name
 		res.Burst = append(res.Burst, row)
-		e.Log.Info("burst", "target", t.name, "upstream_gets", row.UpstreamGets, "wall_s", row.WallSeconds)
-	}
-	return nil
+		e.Log.Info("burst", "target", name, "upstream_gets", row.UpstreamGets, "wall_s", row.WallSeconds)
+		return nil
+	})
 }
 
 // burstOnce runs the builds through srv: BurstConcurrency at a time, each

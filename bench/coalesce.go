@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -31,37 +30,19 @@ func runCoalesce(ctx context.Context, e *Env, res *Results) error {
 	defer up.Close()
 	std := up.SeedStandard(e.Sizes.CoalesceBlob)
 
-	type target struct {
-		name  string
-		start func() (*Server, error)
-	}
-	targets := []target{{"pullcache", func() (*Server, error) {
-		return e.startPullcache(ctx, "coalesce-pullcache", filepath.Join(e.Scratch, "coalesce-pc-data"), up.URL, "5m")
-	}}}
-	if e.Registry != "" {
-		targets = append(targets, target{"docker-registry proxy", func() (*Server, error) {
-			return e.startRegistry(ctx, "coalesce-registry", filepath.Join(e.Scratch, "coalesce-reg-data"), up.URL)
-		}})
-	}
-	targets = append(targets, target{"upstream directly", func() (*Server, error) {
-		return &Server{Name: "upstream", URL: up.URL}, nil
-	}})
-
-	for _, t := range targets {
-		srv, err := t.start()
+	targets := e.compareTargets(ctx, up, "coalesce",
+		e.pullcacheTarget(ctx, up, "pullcache", "coalesce-pullcache", "coalesce-pc-data", "5m"),
+	)
+	return runTargets(targets, func(name string, srv *Server) error {
+		row, err := coalesceOnce(ctx, e, up, std, srv)
 		if err != nil {
 			return err
 		}
-		row, err := coalesceOnce(ctx, e, up, std, srv)
-		srv.Stop()
-		if err != nil {
-			return fmt.Errorf("%s: %w", t.name, err)
-		}
-		row.Target = t.name
+		row.Target = name
 		res.Coalesce = append(res.Coalesce, row)
-		e.Log.Info("coalesce", "target", t.name, "upstream_gets", row.UpstreamGets, "seconds", row.AllDoneSeconds)
-	}
-	return nil
+		e.Log.Info("coalesce", "target", name, "upstream_gets", row.UpstreamGets, "seconds", row.AllDoneSeconds)
+		return nil
+	})
 }
 
 // coalesceOnce starts every client at the same moment on the uncached

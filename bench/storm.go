@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"time"
 
@@ -44,37 +43,15 @@ func runStorm(ctx context.Context, e *Env, res *Results) error {
 		return err
 	}
 
-	type target struct {
-		name  string
-		start func() (*Server, error)
-	}
 	// tag_ttl 0 makes pullcache ask upstream on every tag request, as the
 	// reference does. With a longer TTL, a storm shorter than the TTL would
 	// not reach upstream at all.
-	targets := []target{{"pullcache (tag_ttl 0)", func() (*Server, error) {
-		return e.startPullcache(ctx, "storm-pullcache", filepath.Join(e.Scratch, "storm-pc-data"), up.URL, "0s")
-	}}}
-	if e.Registry != "" {
-		targets = append(targets, target{"docker-registry proxy", func() (*Server, error) {
-			return e.startRegistry(ctx, "storm-registry", filepath.Join(e.Scratch, "storm-reg-data"), up.URL)
-		}})
-	}
-	targets = append(targets, target{"upstream directly", func() (*Server, error) {
-		return &Server{Name: "upstream", URL: up.URL}, nil
-	}})
-
-	for _, t := range targets {
-		srv, err := t.start()
-		if err != nil {
-			return err
-		}
-		err = stormTarget(ctx, e, up, srv, t.name, res)
-		srv.Stop()
-		if err != nil {
-			return fmt.Errorf("%s: %w", t.name, err)
-		}
-	}
-	return nil
+	targets := e.compareTargets(ctx, up, "storm",
+		e.pullcacheTarget(ctx, up, "pullcache (tag_ttl 0)", "storm-pullcache", "storm-pc-data", "0s"),
+	)
+	return runTargets(targets, func(name string, srv *Server) error {
+		return stormTarget(ctx, e, up, srv, name, res)
+	})
 }
 
 // stormTarget fills srv with every burst image while upstream is healthy,

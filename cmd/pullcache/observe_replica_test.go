@@ -46,8 +46,8 @@ func TestS3StoreKeepsHistoryPerHost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The store is a stand-in: only the configuration says S3, which is
-	// what makes the history per replica.
+	// The store is a local stand-in. Only the configuration selects S3,
+	// and that setting is what makes the history per replica.
 	cfg := config.Default()
 	cfg.Storage = config.Storage{S3: &config.S3{Bucket: "pullcache-test"}}
 

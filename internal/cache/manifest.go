@@ -124,12 +124,9 @@ func (c *Cache) fetchManifest(ctx context.Context, remote Remote, repo, ref stri
 	}
 	defer release()
 
-	m, err := c.getManifest(ctx, remote, repo, ref)
+	m, err := c.getVerifiedManifest(ctx, remote, repo, ref)
 	if err != nil {
-		return manifestRecord{}, c.mapNotFound(err, ErrManifestUnknown)
-	}
-	if want, err := digest.Parse(ref); err == nil && want != m.Digest {
-		return manifestRecord{}, fmt.Errorf("fetch manifest %s@%s from %s: %w (got %s)", repo, want, name, ErrDigestMismatch, m.Digest)
+		return manifestRecord{}, err
 	}
 
 	rec := manifestRecord{
@@ -145,6 +142,20 @@ func (c *Cache) fetchManifest(ctx context.Context, remote Remote, repo, ref stri
 		slog.String("ref", ref), slog.String("digest", rec.Digest.String()), slog.String("media_type", rec.MediaType),
 		slog.Bool("stored", !rec.notStored))
 	return rec, nil
+}
+
+// getVerifiedManifest gets a manifest from upstream or a fallback, and
+// checks that a manifest requested by digest has that digest. A not-found
+// error from upstream is wrapped in ErrManifestUnknown.
+func (c *Cache) getVerifiedManifest(ctx context.Context, remote Remote, repo, ref string) (upstream.Manifest, error) {
+	m, err := c.getManifest(ctx, remote, repo, ref)
+	if err != nil {
+		return upstream.Manifest{}, c.mapNotFound(err, ErrManifestUnknown)
+	}
+	if want, err := digest.Parse(ref); err == nil && want != m.Digest {
+		return upstream.Manifest{}, fmt.Errorf("fetch manifest %s@%s from %s: %w (got %s)", repo, want, remote.Client.Name(), ErrDigestMismatch, m.Digest)
+	}
+	return m, nil
 }
 
 func (c *Cache) storeManifest(ctx context.Context, upstreamName, repo string, rec manifestRecord) error {

@@ -3,10 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-
-	"github.com/opencontainers/go-digest"
 
 	"github.com/pullcache/pullcache/internal/storage"
 )
@@ -45,12 +42,9 @@ func (c *Cache) manifestAfterReadError(ctx context.Context, remote Remote, repo,
 	}
 	defer release()
 
-	m, err := c.getManifest(ctx, remote, repo, ref)
+	m, err := c.getVerifiedManifest(ctx, remote, repo, ref)
 	if err != nil {
-		return ManifestResult{}, c.mapNotFound(err, ErrManifestUnknown)
-	}
-	if want, err := digest.Parse(ref); err == nil && want != m.Digest {
-		return ManifestResult{}, fmt.Errorf("fetch manifest %s@%s from %s: %w (got %s)", repo, want, name, ErrDigestMismatch, m.Digest)
+		return ManifestResult{}, err
 	}
 	mediaType := detectMediaType(m.MediaType, m.Body)
 	c.log.InfoContext(ctx, "fetched manifest", slog.String("upstream", name), slog.String("repo", repo),

@@ -2,10 +2,7 @@ package evict
 
 import (
 	"context"
-	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -14,12 +11,10 @@ import (
 
 	"github.com/pullcache/pullcache/internal/cache"
 	"github.com/pullcache/pullcache/internal/hubsim"
-	"github.com/pullcache/pullcache/internal/server"
 	"github.com/pullcache/pullcache/internal/storage"
 	"github.com/pullcache/pullcache/internal/storage/s3"
 	"github.com/pullcache/pullcache/internal/storage/s3/s3test"
 	"github.com/pullcache/pullcache/internal/testclock"
-	"github.com/pullcache/pullcache/internal/upstream"
 )
 
 // s3Stack is the stack of stack_test.go over an S3 store in versitygw:
@@ -54,61 +49,18 @@ func openS3(t *testing.T, gw *s3test.Gateway, bucket string, now func() time.Tim
 	return store
 }
 
-// newS3Stack wires a cache and an evictor over store as the serve command
-// does, with gate as the evictor's gate.
+// newS3Stack builds the stack of stack_test.go over store, with gate as the
+// evictor's gate.
 func newS3Stack(t *testing.T, hub *hubsim.Hub, std hubsim.Standard, store *s3.Store, grace time.Duration, gate Gate) *s3Stack {
 	t.Helper()
-	evictor, err := New(Options{Store: store, Grace: grace, Gate: gate})
-	if err != nil {
-		t.Fatalf("new evictor: %v", err)
-	}
-	// Runs stop right at max size, so that a test can name the objects that
-	// must go.
-	evictor.lowWater = 100
-	client, err := upstream.New(upstream.Options{Name: "docker.io", URL: hub.URL(), ConnectTimeout: 5 * time.Second, IdleReadTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatalf("new upstream client: %v", err)
-	}
-	c, err := cache.New(cache.Options{
-		Store:    store,
-		SpoolDir: t.TempDir(),
-		Remotes:  map[string]cache.Remote{"docker.io": {Client: client, TagTTL: time.Hour}},
-		Access:   evictor,
-	})
-	if err != nil {
-		t.Fatalf("new cache: %v", err)
-	}
-	srv := httptest.NewServer(server.New(server.Options{Cache: c, Upstreams: []server.Upstream{{Name: "docker.io", Default: true, DockerHub: true}}}))
-	t.Cleanup(srv.Close)
-	return &s3Stack{hub: hub, std: std, store: store, evictor: evictor, url: srv.URL}
-}
-
-func startHubsim(t *testing.T) (*hubsim.Hub, hubsim.Standard) {
-	t.Helper()
-	hub := hubsim.New(hubsim.Options{})
-	if err := hub.Start("127.0.0.1:0"); err != nil {
-		t.Fatalf("start hubsim: %v", err)
-	}
-	t.Cleanup(hub.Close)
-	return hub, hub.SeedStandard(0)
+	_, evictor, url := serveStore(t, hub, store, t.TempDir(), grace, gate)
+	return &s3Stack{hub: hub, std: std, store: store, evictor: evictor, url: url}
 }
 
 func (s *s3Stack) get(t *testing.T, path string) int {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
-	if err != nil {
-		t.Fatalf("new request: %v", err)
-	}
-	req.Header.Set("Accept", acceptAll)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
-	}
-	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		t.Fatalf("read %s: %v", path, err)
-	}
-	return resp.StatusCode
+	status, _, _ := getMirror(t, s.url, path)
+	return status
 }
 
 // pull GETs an image's manifest by tag, its config and its layers, and
@@ -131,24 +83,12 @@ func (s *s3Stack) waitStored(t *testing.T, keys ...string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		if !slices.ContainsFunc(keys, func(key string) bool { return !s3Has(t, s.store, key) }) {
+		if !slices.ContainsFunc(keys, func(key string) bool { return !storeHas(t, s.store, key) }) {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("%s not all stored after 10s", describe(keys))
-}
-
-func s3Has(t *testing.T, store storage.Store, key string) bool {
-	t.Helper()
-	_, err := store.Stat(context.Background(), key)
-	if errors.Is(err, storage.ErrNotFound) {
-		return false
-	}
-	if err != nil {
-		t.Fatalf("stat %s: %v", key, err)
-	}
-	return true
 }
 
 // s3Walk returns the total size of the keys under prefix, and the keys.
@@ -213,16 +153,16 @@ func TestS3EvictionOrderAfterRealPulls(t *testing.T) {
 		t.Errorf("the bucket measures %d bytes after the run, but the run reports %d", got, res.SizeAfter)
 	}
 
-	if s3Has(t, s.store, cache.BlobKey(loose)) {
+	if storeHas(t, s.store, cache.BlobKey(loose)) {
 		t.Errorf("the loose blob is still stored, want it removed first")
 	}
 	for _, key := range imageKeys(v1) {
-		if s3Has(t, s.store, key) {
+		if storeHas(t, s.store, key) {
 			t.Errorf("%s of the least recently used image moving:v1 is still stored", key)
 		}
 	}
 	for _, key := range append(imageKeys(alpine), imageKeys(v2)...) {
-		if !s3Has(t, s.store, key) {
+		if !storeHas(t, s.store, key) {
 			t.Errorf("%s of a recently used image was removed", key)
 		}
 	}
@@ -288,8 +228,8 @@ func holdingGate(gate Gate, held chan<- struct{}, resume <-chan struct{}) Gate {
 }
 
 // TestS3EvictionOneReplicaAtATime runs two evictors on one bucket, each
-// with its own store and its own lease on the name the serve command uses:
-// while one run holds the lease the other is skipped, and after a release
+// with its own store and its own lease on the name the serve command uses.
+// While one run holds the lease the other is skipped, and after a release
 // or an expiry the other runs.
 func TestS3EvictionOneReplicaAtATime(t *testing.T) {
 	const leaseName, ttl = "maintenance", time.Minute

@@ -40,18 +40,31 @@ type stack struct {
 
 func newStack(t *testing.T, grace time.Duration) *stack {
 	t.Helper()
+	hub, std := startHubsim(t)
+	store, err := fs.New(t.TempDir(), nil)
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	c, evictor, url := serveStore(t, hub, store, filepath.Join(store.Root(), ".tmp"), grace, nil)
+	return &stack{hub: hub, std: std, store: store, cache: c, evictor: evictor, url: url}
+}
+
+func startHubsim(t *testing.T) (*hubsim.Hub, hubsim.Standard) {
+	t.Helper()
 	hub := hubsim.New(hubsim.Options{})
 	if err := hub.Start("127.0.0.1:0"); err != nil {
 		t.Fatalf("start hubsim: %v", err)
 	}
 	t.Cleanup(hub.Close)
-	std := hub.SeedStandard(0)
+	return hub, hub.SeedStandard(0)
+}
 
-	store, err := fs.New(t.TempDir(), nil)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	evictor, err := New(Options{Store: store, Grace: grace})
+// serveStore wires a cache and an evictor over store as the serve command
+// does and serves the registry API in front of them, with gate as the
+// evictor's gate. It returns the cache, the evictor and the server's URL.
+func serveStore(t *testing.T, hub *hubsim.Hub, store storage.Store, spoolDir string, grace time.Duration, gate Gate) (*cache.Cache, *Evictor, string) {
+	t.Helper()
+	evictor, err := New(Options{Store: store, Grace: grace, Gate: gate})
 	if err != nil {
 		t.Fatalf("new evictor: %v", err)
 	}
@@ -64,7 +77,7 @@ func newStack(t *testing.T, grace time.Duration) *stack {
 	}
 	c, err := cache.New(cache.Options{
 		Store:    store,
-		SpoolDir: filepath.Join(store.Root(), ".tmp"),
+		SpoolDir: spoolDir,
 		Remotes:  map[string]cache.Remote{"docker.io": {Client: client, TagTTL: time.Hour}},
 		Access:   evictor,
 	})
@@ -73,14 +86,21 @@ func newStack(t *testing.T, grace time.Duration) *stack {
 	}
 	srv := httptest.NewServer(server.New(server.Options{Cache: c, Upstreams: []server.Upstream{{Name: "docker.io", Default: true, DockerHub: true}}}))
 	t.Cleanup(srv.Close)
-	return &stack{hub: hub, std: std, store: store, cache: c, evictor: evictor, url: srv.URL}
+	return c, evictor, srv.URL
 }
 
 // get fetches a path from the mirror and returns the status, the
 // X-Cache-Status and the body.
 func (s *stack) get(t *testing.T, path string) (int, string, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
+	return getMirror(t, s.url, path)
+}
+
+// getMirror fetches a path from the mirror at baseURL, accepting every
+// manifest type, and returns the status, the X-Cache-Status and the body.
+func getMirror(t *testing.T, baseURL, path string) (int, string, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, baseURL+path, nil)
 	if err != nil {
 		t.Fatalf("new request: %v", err)
 	}
@@ -159,7 +179,13 @@ func (s *stack) waitForWrites(t *testing.T) {
 // has reports whether key is stored.
 func (s *stack) has(t *testing.T, key string) bool {
 	t.Helper()
-	_, err := s.store.Stat(context.Background(), key)
+	return storeHas(t, s.store, key)
+}
+
+// storeHas reports whether key is in store.
+func storeHas(t *testing.T, store storage.Store, key string) bool {
+	t.Helper()
+	_, err := store.Stat(context.Background(), key)
 	if errors.Is(err, storage.ErrNotFound) {
 		return false
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pullcache/pullcache/internal/awssim"
 	"github.com/pullcache/pullcache/internal/testclock"
 	"github.com/pullcache/pullcache/internal/testlog"
 )
@@ -42,6 +43,25 @@ func requirePair(t *testing.T, c *Credentials, user, pass string) {
 	if gotUser != user || gotPass != pass {
 		t.Errorf("Get = %q, %q; want %q, %q", gotUser, gotPass, user, pass)
 	}
+}
+
+// loadFromHubSecret stores hubUser and password as the docker-hub secret
+// in sim and returns docker.io credentials that have loaded both from it.
+// log may be nil.
+func loadFromHubSecret(t *testing.T, sim *awssim.Server, password string, log *slog.Logger) *Credentials {
+	t.Helper()
+
+	sim.PutSecret(simRegion, "docker-hub", `{"username":"`+hubUser+`","password":"`+password+`"}`)
+	c := NewCredentials(CredentialsOptions{
+		Upstream: "docker.io",
+		Username: "secretsmanager:docker-hub:username",
+		Password: "secretsmanager:docker-hub:password",
+		Logger:   log,
+	})
+	if err := c.Load(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func TestCredentialsLoadErrorNamesUpstreamAndReference(t *testing.T) {
@@ -80,15 +100,7 @@ func TestCredentialsAnonymous(t *testing.T) {
 // Run picks up a rotated secret without a restart.
 func TestCredentialsRefreshPicksUpRotation(t *testing.T) {
 	sim := startAWS(t)
-	sim.PutSecret(simRegion, "docker-hub", `{"username":"`+hubUser+`","password":"before-rotation"}`)
-	c := NewCredentials(CredentialsOptions{
-		Upstream: "docker.io",
-		Username: "secretsmanager:docker-hub:username",
-		Password: "secretsmanager:docker-hub:password",
-	})
-	if err := c.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	c := loadFromHubSecret(t, sim, "before-rotation", nil)
 	requirePair(t, c, hubUser, "before-rotation")
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -107,17 +119,8 @@ func TestCredentialsRefreshPicksUpRotation(t *testing.T) {
 // names the reference but not the value.
 func TestCredentialsFailedRefreshKeepsLastGood(t *testing.T) {
 	sim := startAWS(t)
-	sim.PutSecret(simRegion, "docker-hub", `{"username":"`+hubUser+`","password":"`+hubPassword+`"}`)
 	log, logs := newTestLogger()
-	c := NewCredentials(CredentialsOptions{
-		Upstream: "docker.io",
-		Username: "secretsmanager:docker-hub:username",
-		Password: "secretsmanager:docker-hub:password",
-		Logger:   log,
-	})
-	if err := c.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	c := loadFromHubSecret(t, sim, hubPassword, log)
 
 	sim.Deny("docker-hub")
 	ctx, cancel := context.WithCancel(context.Background())
@@ -223,15 +226,7 @@ func waitReload(t *testing.T, c *Credentials) {
 // without waiting for the interval.
 func TestCredentialsRejectedPicksUpRotatedSecret(t *testing.T) {
 	sim := startAWS(t)
-	sim.PutSecret(simRegion, "docker-hub", `{"username":"`+hubUser+`","password":"revoked-password"}`)
-	c := NewCredentials(CredentialsOptions{
-		Upstream: "docker.io",
-		Username: "secretsmanager:docker-hub:username",
-		Password: "secretsmanager:docker-hub:password",
-	})
-	if err := c.Load(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	c := loadFromHubSecret(t, sim, "revoked-password", nil)
 
 	sim.PutSecret(simRegion, "docker-hub", `{"username":"`+hubUser+`","password":"`+hubPassword+`"}`)
 	c.Rejected(hubUser, "revoked-password")
